@@ -1,0 +1,123 @@
+//! The same behavioural tests for every [`Storage`] backend.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::trial::TrialState;
+
+fn backends() -> Vec<(Arc<dyn Storage>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStorage::open(dir.path().join("t.db")).unwrap();
+    vec![(Arc::new(InMemoryStorage::new()), None), (Arc::new(sqlite), Some(dir))]
+}
+
+#[test]
+fn studies_create_list_delete() {
+    for (s, _d) in backends() {
+        let a = s.create_study("a", &[Direction::Minimize]).unwrap();
+        assert!(matches!(s.create_study("a", &[Direction::Minimize]), Err(Error::StudyExists(_))));
+        s.create_study("b", &[Direction::Maximize, Direction::Minimize]).unwrap();
+        assert_eq!(s.get_study("b").unwrap().unwrap().directions, vec![Direction::Maximize, Direction::Minimize]);
+        s.set_study_attr(a.id, AttrKind::User, "k", &serde_json::json!({"x": 1})).unwrap();
+        assert_eq!(s.get_study("a").unwrap().unwrap().user_attrs["k"], serde_json::json!({"x": 1}));
+        s.create_trial(a.id, NewTrial::default()).unwrap();
+        let list = s.list_studies().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].n_trials, 1);
+        s.delete_study("a").unwrap();
+        assert!(s.get_study("a").unwrap().is_none());
+        assert!(matches!(s.delete_study("a"), Err(Error::StudyNotFound(_))));
+    }
+}
+
+#[test]
+fn trial_lifecycle_and_incremental_reads() {
+    for (s, _d) in backends() {
+        let st = s.create_study("s", &[Direction::Minimize]).unwrap();
+        let t0 = s.create_trial(st.id, NewTrial::default()).unwrap();
+        let t1 = s.create_trial(st.id, NewTrial::default()).unwrap();
+        assert_eq!((t0.number, t1.number, t0.state), (0, 1, TrialState::Running));
+        let d = crate::Distribution::float_log(1e-3, 1.0);
+        s.set_trial_param(t0.id, "lr", &d, 0.01).unwrap();
+        s.set_trial_param(t0.id, "a", &crate::Distribution::int(0, 3), 2.0).unwrap();
+        s.set_trial_intermediate(t0.id, 1, 0.5).unwrap();
+        s.set_trial_intermediate(t0.id, 2, f64::NAN).unwrap();
+        s.set_trial_attr(t0.id, AttrKind::User, "note", &"hi".into()).unwrap();
+        let (all, seq) = s.trials_since(st.id, 0).unwrap();
+        assert_eq!(all.len(), 2);
+        let got = &all[0];
+        assert_eq!(got.params.keys().collect::<Vec<_>>(), ["lr", "a"], "parameter order is kept");
+        assert_eq!(got.params["lr"].distribution, d);
+        assert_eq!(got.intermediate_values[&1], 0.5);
+        assert!(got.intermediate_values[&2].is_nan());
+        assert_eq!(got.user_attrs["note"], "hi");
+        // Nothing changed: nothing returned.
+        assert!(s.trials_since(st.id, seq).unwrap().0.is_empty());
+        let done = s.finish_trial(t1.id, TrialState::Complete, Some(&[1.5]), None).unwrap();
+        assert_eq!(done.values, Some(vec![1.5]));
+        let (changed, _) = s.trials_since(st.id, seq).unwrap();
+        assert_eq!(changed.iter().map(|t| t.number).collect::<Vec<_>>(), [1]);
+        // A finished trial is immutable, and cannot be told twice.
+        assert!(matches!(s.finish_trial(t1.id, TrialState::Failed, None, None), Err(Error::TrialFinished { .. })));
+        assert!(matches!(s.set_trial_param(t1.id, "x", &d, 0.1), Err(Error::TrialFinished { .. })));
+        assert!(matches!(s.set_trial_intermediate(t1.id, 1, 0.1), Err(Error::TrialFinished { .. })));
+        assert_eq!(s.running_trials(st.id).unwrap().len(), 1);
+        assert_eq!(s.get_trial_by_number(st.id, 1).unwrap().unwrap().state, TrialState::Complete);
+        assert!(s.get_trial_by_number(st.id, 7).unwrap().is_none());
+    }
+}
+
+#[test]
+fn waiting_trials_are_claimed_in_order_and_once() {
+    for (s, _d) in backends() {
+        let st = s.create_study("s", &[Direction::Minimize]).unwrap();
+        let fixed: IndexMap<String, crate::ParamValue> = [("x".to_string(), 1.0.into())].into_iter().collect();
+        for _ in 0..3 {
+            s.create_trial(
+                st.id,
+                NewTrial { state: Some(TrialState::Waiting), fixed_params: Some(fixed.clone()), ..Default::default() },
+            )
+            .unwrap();
+        }
+        let owner = Owner { host: "h".into(), pid: 1, start: None };
+        let a = s.claim_waiting_trial(st.id, Some(&owner)).unwrap().unwrap();
+        let b = s.claim_waiting_trial(st.id, None).unwrap().unwrap();
+        assert_eq!((a.number, b.number), (0, 1));
+        assert_eq!(a.state, TrialState::Running);
+        assert_eq!(a.owner.as_ref(), Some(&owner));
+        assert!(a.system_attrs.contains_key("fixed_params"));
+        s.claim_waiting_trial(st.id, None).unwrap().unwrap();
+        assert!(s.claim_waiting_trial(st.id, None).unwrap().is_none());
+    }
+}
+
+#[test]
+fn concurrent_workers_get_distinct_numbers_and_claims() {
+    for (s, _d) in backends() {
+        let st = s.create_study("s", &[Direction::Minimize]).unwrap();
+        for _ in 0..20 {
+            s.create_trial(st.id, NewTrial { state: Some(TrialState::Waiting), ..Default::default() }).unwrap();
+        }
+        let claimed: Vec<u64> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let s = s.clone();
+                    sc.spawn(move || {
+                        let mut mine = vec![];
+                        while let Some(t) = s.claim_waiting_trial(st.id, None).unwrap() {
+                            mine.push(t.number);
+                            mine.push(s.create_trial(st.id, NewTrial::default()).unwrap().number);
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = claimed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), claimed.len(), "no number handed out twice");
+        assert_eq!(sorted, (0..40).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,153 @@
+//! Durable storage of studies and trials.
+//!
+//! The [`Storage`] trait is the seam between the tuner and a database. It is
+//! designed for many concurrent workers, in threads, processes or machines:
+//!
+//! * [`Storage::create_trial`] assigns trial numbers atomically (dense, from 0);
+//! * [`Storage::claim_waiting_trial`] moves one enqueued trial to running
+//!   atomically, so two workers never run the same enqueued trial;
+//! * only a running trial can change; finishing is a compare-and-set on the
+//!   state, so a trial is told at most once;
+//! * every change to a trial advances a per-study sequence number, so a reader
+//!   can fetch just what changed ([`Storage::trials_since`]) and keep an
+//!   in-memory cache (finished trials never change).
+//!
+//! Nothing here is SQLite-specific: values are plain data, distributions and
+//! attributes travel as JSON.
+
+mod memory;
+mod sqlite;
+
+pub use memory::InMemoryStorage;
+pub use sqlite::SqliteStorage;
+
+use indexmap::IndexMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::distribution::{Distribution, ParamValue};
+use crate::error::{Error, Result};
+use crate::study::Direction;
+use crate::trial::{FrozenTrial, Owner, TrialState};
+
+/// Storage-wide study identifier.
+pub type StudyId = i64;
+/// Storage-wide trial identifier.
+pub type TrialId = i64;
+
+/// User attributes are the user's; system attributes are ferrotune's own bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrKind {
+    User,
+    System,
+}
+
+impl AttrKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AttrKind::User => "user",
+            AttrKind::System => "system",
+        }
+    }
+}
+
+/// A stored study's identity and attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyRecord {
+    pub id: StudyId,
+    pub name: String,
+    pub directions: Vec<Direction>,
+    pub user_attrs: std::collections::BTreeMap<String, serde_json::Value>,
+    pub system_attrs: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Unix time in seconds.
+    pub created_at: f64,
+}
+
+/// One line of `ferrotune studies`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudySummary {
+    pub record: StudyRecord,
+    pub n_trials: u64,
+    /// Trial counts by state.
+    pub counts: Vec<(TrialState, u64)>,
+}
+
+/// What a new trial starts as.
+#[derive(Debug, Clone, Default)]
+pub struct NewTrial {
+    /// `Waiting` (enqueued) or `Running` (asked). Anything else is an error.
+    pub state: Option<TrialState>,
+    /// Parameters fixed in advance (enqueued trials), kept as the
+    /// `fixed_params` system attribute.
+    pub fixed_params: Option<IndexMap<String, ParamValue>>,
+    pub user_attrs: Vec<(String, serde_json::Value)>,
+    pub owner: Option<Owner>,
+}
+
+/// The seam between the tuner and a database. See the module docs for the
+/// guarantees every implementation gives.
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Creates a study; [`Error::StudyExists`] if the name is taken.
+    fn create_study(&self, name: &str, directions: &[Direction]) -> Result<StudyRecord>;
+    fn get_study(&self, name: &str) -> Result<Option<StudyRecord>>;
+    fn list_studies(&self) -> Result<Vec<StudySummary>>;
+    /// Deletes a study and all its trials; [`Error::StudyNotFound`] if absent.
+    fn delete_study(&self, name: &str) -> Result<()>;
+    fn set_study_attr(&self, study: StudyId, kind: AttrKind, key: &str, value: &serde_json::Value) -> Result<()>;
+
+    /// Creates a trial with the next number of the study, atomically.
+    fn create_trial(&self, study: StudyId, new: NewTrial) -> Result<FrozenTrial>;
+    /// Atomically moves the lowest-numbered waiting trial to running, or `None`.
+    fn claim_waiting_trial(&self, study: StudyId, owner: Option<&Owner>) -> Result<Option<FrozenTrial>>;
+    /// Records a parameter of a running trial.
+    fn set_trial_param(&self, trial: TrialId, name: &str, distribution: &Distribution, internal: f64) -> Result<()>;
+    /// Records an intermediate value (a later report for the same step replaces it).
+    fn set_trial_intermediate(&self, trial: TrialId, step: u64, value: f64) -> Result<()>;
+    fn set_trial_attr(&self, trial: TrialId, kind: AttrKind, key: &str, value: &serde_json::Value) -> Result<()>;
+    /// Finishes a running trial; [`Error::TrialFinished`] if it is not running.
+    fn finish_trial(
+        &self,
+        trial: TrialId,
+        state: TrialState,
+        values: Option<&[f64]>,
+        message: Option<&str>,
+    ) -> Result<FrozenTrial>;
+    /// Marks the owner of these running trials as alive now.
+    fn heartbeat(&self, trials: &[TrialId]) -> Result<()>;
+
+    fn get_trial(&self, trial: TrialId) -> Result<FrozenTrial>;
+    fn get_trial_by_number(&self, study: StudyId, number: u64) -> Result<Option<FrozenTrial>>;
+    /// Trials of the study changed after sequence number `after`, in number
+    /// order, and the study's current sequence number.
+    fn trials_since(&self, study: StudyId, after: u64) -> Result<(Vec<FrozenTrial>, u64)>;
+    /// Running trials of the study, read fresh (heartbeats included).
+    fn running_trials(&self, study: StudyId) -> Result<Vec<FrozenTrial>>;
+}
+
+/// The storage used when none is given: `ferrotune.db` in the working directory.
+pub const DEFAULT_STORAGE_URL: &str = "sqlite:///ferrotune.db";
+
+/// Opens a storage from a URL, as Optuna users write them:
+/// `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `memory:`.
+pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    let bad = |reason: &str| Error::StorageUrl { url: url.to_string(), reason: reason.to_string() };
+    if url == "memory:" || url == "memory://" {
+        return Ok(Arc::new(InMemoryStorage::new()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest
+            .strip_prefix('/')
+            .ok_or_else(|| bad("expected sqlite:///relative/path.db or sqlite:////absolute/path.db (three or four slashes)"))?;
+        if path.is_empty() {
+            return Err(bad("no database file named; e.g. sqlite:///ferrotune.db"));
+        }
+        return Ok(Arc::new(SqliteStorage::open(PathBuf::from(path))?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(bad("PostgreSQL storage is not built yet; use sqlite:///file.db for now"));
+    }
+    Err(bad("unknown storage; use sqlite:///relative/path.db, sqlite:////absolute/path.db or memory:"))
+}
+
+#[cfg(test)]
+mod conformance;

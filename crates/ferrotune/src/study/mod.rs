@@ -1,0 +1,461 @@
+//! Studies: a named optimisation with its directions, sampler, pruner and storage.
+
+mod optimize;
+mod stale;
+mod trial_handle;
+
+pub use optimize::{Optimize, OptimizeReport, StopReason, TrialCallback};
+pub use trial_handle::{FloatSuggestion, IntSuggestion, Trial};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
+use crate::distribution::ParamValue;
+use crate::error::{Error, Result};
+use crate::multi_objective::pareto_front;
+use crate::pruners::{NopPruner, Pruner};
+use crate::samplers::{RandomSampler, Sampler};
+use crate::storage::{AttrKind, InMemoryStorage, NewTrial, Storage, StudyRecord};
+use crate::trial::{FrozenTrial, Owner, TrialState};
+
+/// Whether an objective is to be made small or large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Minimize,
+    Maximize,
+}
+
+impl Direction {
+    /// Parses `minimize`/`maximize` (also `min`/`max`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "minimize" | "min" => Ok(Direction::Minimize),
+            "maximize" | "max" => Ok(Direction::Maximize),
+            _ => Err(Error::InvalidSpec(format!("direction '{s}' is not 'minimize' or 'maximize'"))),
+        }
+    }
+    /// Whether `a` is strictly better than `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Direction::Minimize => a < b,
+            Direction::Maximize => a > b,
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        })
+    }
+}
+
+/// The study's trials, in number order: a cheap, immutable snapshot.
+pub type History = Arc<Vec<Arc<FrozenTrial>>>;
+
+/// How a trial ended, for [`Study::tell`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TellOutcome {
+    /// Objective values, one per direction.
+    Values(Vec<f64>),
+    /// Stopped early; the last intermediate value is kept as its value.
+    Pruned,
+    /// Failed, with an optional reason.
+    Failed(Option<String>),
+}
+
+/// A study: cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Study {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    record: StudyRecord,
+    storage: Arc<dyn Storage>,
+    sampler: Arc<dyn Sampler>,
+    pruner: Arc<dyn Pruner>,
+    cache: Mutex<Cache>,
+    /// Serialises "pick the next trial and sample it" within this process, so
+    /// threads of one `optimize` see each other's choices (grid points, liars).
+    ask_lock: Mutex<()>,
+    owner: Owner,
+}
+
+#[derive(Default)]
+struct Cache {
+    seq: u64,
+    trials: History,
+}
+
+impl std::fmt::Debug for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("name", &self.inner.record.name)
+            .field("directions", &self.inner.record.directions)
+            .field("sampler", &self.inner.sampler.name())
+            .finish()
+    }
+}
+
+/// Creates or loads a [`Study`]; see [`Study::builder`].
+pub struct StudyBuilder {
+    name: String,
+    directions: Option<Vec<Direction>>,
+    storage: Option<Arc<dyn Storage>>,
+    sampler: Option<Arc<dyn Sampler>>,
+    pruner: Option<Arc<dyn Pruner>>,
+}
+
+impl StudyBuilder {
+    /// One direction (the default is minimize).
+    pub fn direction(mut self, d: Direction) -> Self {
+        self.directions = Some(vec![d]);
+        self
+    }
+    /// Several directions: a multi-objective study.
+    pub fn directions(mut self, d: impl IntoIterator<Item = Direction>) -> Self {
+        self.directions = Some(d.into_iter().collect());
+        self
+    }
+    /// Where trials are kept (in memory by default).
+    pub fn storage(mut self, s: Arc<dyn Storage>) -> Self {
+        self.storage = Some(s);
+        self
+    }
+    /// How parameters are chosen (random by default).
+    pub fn sampler(mut self, s: impl Sampler + 'static) -> Self {
+        self.sampler = Some(Arc::new(s));
+        self
+    }
+    /// A sampler already behind an `Arc` (e.g. chosen at run time).
+    pub fn sampler_arc(mut self, s: Arc<dyn Sampler>) -> Self {
+        self.sampler = Some(s);
+        self
+    }
+    /// When to stop trials early (never, by default).
+    pub fn pruner(mut self, p: impl Pruner + 'static) -> Self {
+        self.pruner = Some(Arc::new(p));
+        self
+    }
+
+    /// Creates the study; [`Error::StudyExists`] if the name is taken.
+    pub fn create(self) -> Result<Study> {
+        self.open(false, true)
+    }
+    /// Loads an existing study; [`Error::StudyNotFound`] if there is none.
+    pub fn load(self) -> Result<Study> {
+        self.open(true, false)
+    }
+    /// Loads the study if it exists, else creates it (how a resumed run starts).
+    pub fn load_or_create(self) -> Result<Study> {
+        self.open(true, true)
+    }
+
+    fn open(self, may_load: bool, may_create: bool) -> Result<Study> {
+        let storage = self.storage.unwrap_or_else(|| Arc::new(InMemoryStorage::new()));
+        if self.name.trim().is_empty() {
+            return Err(Error::InvalidSpec("a study needs a non-empty name".into()));
+        }
+        if let Some(d) = &self.directions {
+            if d.is_empty() {
+                return Err(Error::InvalidSpec(format!("study '{}': give at least one direction", self.name)));
+            }
+        }
+        let record = match storage.get_study(&self.name)? {
+            Some(rec) if may_load => {
+                if let Some(d) = &self.directions {
+                    if *d != rec.directions {
+                        return Err(Error::StudyMismatch {
+                            name: self.name,
+                            reason: format!(
+                                "it is stored with directions {:?}, not {:?}; use another study name",
+                                rec.directions, d
+                            ),
+                        });
+                    }
+                }
+                rec
+            }
+            Some(_) => return Err(Error::StudyExists(self.name)),
+            None if may_create => {
+                let dirs = self.directions.unwrap_or_else(|| vec![Direction::Minimize]);
+                match storage.create_study(&self.name, &dirs) {
+                    Ok(r) => r,
+                    // Another process created it between our look and our insert.
+                    Err(Error::StudyExists(_)) if may_load => {
+                        storage.get_study(&self.name)?.ok_or_else(|| Error::StudyNotFound(self.name.clone()))?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            None => return Err(Error::StudyNotFound(self.name)),
+        };
+        let study = Study {
+            inner: Arc::new(Inner {
+                record,
+                storage,
+                sampler: self.sampler.unwrap_or_else(|| Arc::new(RandomSampler::new(None))),
+                pruner: self.pruner.unwrap_or_else(|| Arc::new(NopPruner)),
+                cache: Mutex::new(Cache::default()),
+                ask_lock: Mutex::new(()),
+                owner: stale::this_process(),
+            }),
+        };
+        study.fail_stale_trials()?;
+        Ok(study)
+    }
+}
+
+impl Study {
+    /// Starts building a study called `name`.
+    pub fn builder(name: impl Into<String>) -> StudyBuilder {
+        StudyBuilder { name: name.into(), directions: None, storage: None, sampler: None, pruner: None }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.record.name
+    }
+    pub fn id(&self) -> i64 {
+        self.inner.record.id
+    }
+    pub fn directions(&self) -> &[Direction] {
+        &self.inner.record.directions
+    }
+    /// The single direction; multi-objective studies get the first.
+    pub fn direction(&self) -> Direction {
+        self.inner.record.directions[0]
+    }
+    pub fn is_multi_objective(&self) -> bool {
+        self.inner.record.directions.len() > 1
+    }
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+    pub fn sampler(&self) -> &Arc<dyn Sampler> {
+        &self.inner.sampler
+    }
+    pub fn pruner(&self) -> &Arc<dyn Pruner> {
+        &self.inner.pruner
+    }
+
+    /// All trials, in number order. Reads only what changed since the last
+    /// call (finished trials are cached), so samplers may call it every ask.
+    pub fn trials(&self) -> Result<History> {
+        let mut c = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let (changed, seq) = self.inner.storage.trials_since(self.id(), c.seq)?;
+        if !changed.is_empty() {
+            let v = Arc::make_mut(&mut c.trials);
+            for t in changed {
+                let n = t.number as usize;
+                if n < v.len() {
+                    v[n] = Arc::new(t);
+                } else if n == v.len() {
+                    v.push(Arc::new(t));
+                } else {
+                    // A gap: never expected, but a full reload is always right.
+                    let (all, seq) = self.inner.storage.trials_since(self.id(), 0)?;
+                    c.trials = Arc::new(all.into_iter().map(Arc::new).collect());
+                    c.seq = seq;
+                    return Ok(c.trials.clone());
+                }
+            }
+        }
+        c.seq = seq;
+        Ok(c.trials.clone())
+    }
+
+    /// Trials in the given states.
+    pub fn trials_in(&self, states: &[TrialState]) -> Result<Vec<Arc<FrozenTrial>>> {
+        Ok(self.trials()?.iter().filter(|t| states.contains(&t.state)).cloned().collect())
+    }
+
+    /// A trial by number, read fresh from storage.
+    pub fn trial(&self, number: u64) -> Result<FrozenTrial> {
+        self.inner
+            .storage
+            .get_trial_by_number(self.id(), number)?
+            .ok_or_else(|| Error::TrialNotFound { study: self.name().to_string(), number })
+    }
+
+    /// The best complete trial of a single-objective study, if any.
+    pub fn best_trial(&self) -> Result<Option<Arc<FrozenTrial>>> {
+        if self.is_multi_objective() {
+            return Err(Error::InvalidSpec(format!(
+                "study '{}' has {} objectives, so there is no single best trial; use best_trials() for the Pareto front",
+                self.name(),
+                self.directions().len()
+            )));
+        }
+        let d = self.direction();
+        let mut best: Option<Arc<FrozenTrial>> = None;
+        for t in self.trials_in(&[TrialState::Complete])? {
+            let better = match (&best, t.value()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(b), Some(v)) => d.better(v, b.value().unwrap_or(f64::NAN)),
+            };
+            if better {
+                best = Some(t);
+            }
+        }
+        Ok(best)
+    }
+
+    /// The best value so far (single objective).
+    pub fn best_value(&self) -> Result<Option<f64>> {
+        Ok(self.best_trial()?.and_then(|t| t.value()))
+    }
+
+    /// The complete trials no other complete trial dominates: the Pareto front
+    /// (for one objective, every trial tied for best).
+    pub fn best_trials(&self) -> Result<Vec<Arc<FrozenTrial>>> {
+        let done: Vec<Arc<FrozenTrial>> =
+            self.trials_in(&[TrialState::Complete])?.into_iter().filter(|t| t.values.is_some()).collect();
+        let points: Vec<&[f64]> = done.iter().map(|t| t.values.as_deref().unwrap_or(&[])).collect();
+        Ok(pareto_front(&points, self.directions()).into_iter().map(|i| done[i].clone()).collect())
+    }
+
+    /// Queues a trial with fixed parameters; queued trials run before any
+    /// sampled one, each exactly once. Parameters it does not fix are sampled.
+    /// Returns the trial number.
+    pub fn enqueue_trial<K: Into<String>, V: Into<ParamValue>>(
+        &self,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<u64> {
+        let fixed: IndexMap<String, ParamValue> = params.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let t = self.inner.storage.create_trial(
+            self.id(),
+            NewTrial { state: Some(TrialState::Waiting), fixed_params: Some(fixed), ..Default::default() },
+        )?;
+        Ok(t.number)
+    }
+
+    /// Starts a new trial (an enqueued one first) for an ask/tell loop; finish
+    /// it with [`Study::tell`]. The trial has no owning process, so it is never
+    /// judged stale: an external worker may hold it as long as it likes.
+    pub fn ask(&self) -> Result<Trial> {
+        self.ask_as(None)
+    }
+
+    pub(crate) fn ask_as(&self, owner: Option<&Owner>) -> Result<Trial> {
+        let _guard = self.inner.ask_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let storage = &self.inner.storage;
+        let frozen = match storage.claim_waiting_trial(self.id(), owner)? {
+            Some(t) => t,
+            None => {
+                if let Some(why) = self.inner.sampler.exhausted(self)? {
+                    return Err(Error::SamplerExhausted(why));
+                }
+                storage.create_trial(
+                    self.id(),
+                    NewTrial { state: Some(TrialState::Running), owner: owner.cloned(), ..Default::default() },
+                )?
+            }
+        };
+        match Trial::start(self.clone(), frozen.clone()) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                // Never leave a trial running that nobody will finish.
+                let _ = storage.finish_trial(frozen.id, TrialState::Failed, None, Some(&e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Finishes trial `number` (from an ask/tell loop or `ferrotune tell`).
+    ///
+    /// A value count that does not match the directions is an error and
+    /// leaves the trial running. A NaN or infinite value marks it failed, as
+    /// an objective returning one would.
+    pub fn tell(&self, number: u64, outcome: TellOutcome) -> Result<FrozenTrial> {
+        let t = self.trial(number)?;
+        if t.state.is_finished() {
+            return Err(Error::TrialFinished { number, state: t.state.to_string() });
+        }
+        if t.state == TrialState::Waiting {
+            return Err(Error::InvalidValue(format!(
+                "trial {number} is waiting (enqueued) and was never asked; ask for it before telling"
+            )));
+        }
+        let (state, values, message) = self.check_outcome(&t, outcome)?;
+        let done = self.inner.storage.finish_trial(t.id, state, values.as_deref(), message.as_deref())?;
+        self.inner.sampler.after_trial(self, &done);
+        Ok(done)
+    }
+
+    /// Turns an outcome into what is stored, per the rules on [`Study::tell`].
+    fn check_outcome(
+        &self,
+        t: &FrozenTrial,
+        outcome: TellOutcome,
+    ) -> Result<(TrialState, Option<Vec<f64>>, Option<String>)> {
+        Ok(match outcome {
+            TellOutcome::Values(v) => {
+                let n = self.directions().len();
+                if v.len() != n {
+                    return Err(Error::InvalidValue(format!(
+                        "study '{}' has {n} objective(s), but {} value(s) were given",
+                        self.name(),
+                        v.len()
+                    )));
+                }
+                match v.iter().find(|x| !x.is_finite()) {
+                    Some(bad) => (TrialState::Failed, None, Some(format!("objective value {bad} is not a finite number"))),
+                    None => (TrialState::Complete, Some(v), None),
+                }
+            }
+            TellOutcome::Pruned => {
+                let last = t.last_intermediate().map(|(_, v)| v).filter(|v| v.is_finite());
+                let values = (!self.is_multi_objective()).then_some(last).flatten().map(|v| vec![v]);
+                (TrialState::Pruned, values, None)
+            }
+            TellOutcome::Failed(m) => (TrialState::Failed, None, m),
+        })
+    }
+
+    /// Sets a study-level user attribute.
+    pub fn set_user_attr(&self, key: &str, value: impl Serialize) -> Result<()> {
+        let v = serde_json::to_value(value).map_err(|e| Error::InvalidValue(format!("attribute '{key}': {e}")))?;
+        self.inner.storage.set_study_attr(self.id(), AttrKind::User, key, &v)
+    }
+    /// Sets a study-level system attribute (ferrotune's own bookkeeping).
+    pub fn set_system_attr(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        self.inner.storage.set_study_attr(self.id(), AttrKind::System, key, value)
+    }
+    /// Study-level user attributes, read fresh.
+    pub fn user_attrs(&self) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
+        Ok(self.record()?.user_attrs)
+    }
+    /// Study-level system attributes, read fresh.
+    pub fn system_attrs(&self) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
+        Ok(self.record()?.system_attrs)
+    }
+    fn record(&self) -> Result<StudyRecord> {
+        self.inner.storage.get_study(self.name())?.ok_or_else(|| Error::StudyNotFound(self.name().to_string()))
+    }
+
+    /// Marks running trials whose worker process is gone as failed ("stale").
+    /// Runs when a study is opened; returns the numbers it failed.
+    pub fn fail_stale_trials(&self) -> Result<Vec<u64>> {
+        let mut failed = vec![];
+        for t in self.inner.storage.running_trials(self.id())? {
+            if let Some(why) = stale::why_stale(&t, &self.inner.owner) {
+                match self.inner.storage.finish_trial(t.id, TrialState::Failed, None, Some(&why)) {
+                    Ok(_) => failed.push(t.number),
+                    Err(Error::TrialFinished { .. }) => {} // someone else got there first
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    pub(crate) fn owner(&self) -> &Owner {
+        &self.inner.owner
+    }
+}

@@ -1,0 +1,238 @@
+//! The optimisation loop: ask, run the objective, tell; in `n_jobs` threads.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{stale, Study, TellOutcome, Trial};
+use crate::error::{Error, Result};
+use crate::objective::{ObjectiveError, ObjectiveValue};
+use crate::trial::{FrozenTrial, TrialState};
+
+/// Called after every finished trial (from the worker thread that ran it).
+pub type TrialCallback = Arc<dyn Fn(&Study, &FrozenTrial) + Send + Sync>;
+
+/// How long [`Study::optimize`] runs and how.
+#[derive(Clone)]
+pub struct Optimize {
+    n_trials: Option<usize>,
+    timeout: Option<Duration>,
+    n_jobs: usize,
+    stop: Arc<AtomicBool>,
+    callbacks: Vec<TrialCallback>,
+}
+
+impl Default for Optimize {
+    fn default() -> Self {
+        Optimize { n_trials: None, timeout: None, n_jobs: 1, stop: Arc::new(AtomicBool::new(false)), callbacks: vec![] }
+    }
+}
+
+impl std::fmt::Debug for Optimize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Optimize")
+            .field("n_trials", &self.n_trials)
+            .field("timeout", &self.timeout)
+            .field("n_jobs", &self.n_jobs)
+            .finish()
+    }
+}
+
+impl Optimize {
+    /// Run `n` trials (enqueued ones included).
+    pub fn trials(n: usize) -> Self {
+        Optimize { n_trials: Some(n), ..Default::default() }
+    }
+    /// Run until `d` has passed: no trial starts after that; running ones finish.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+    /// Also stop after `n` trials.
+    pub fn n_trials(mut self, n: usize) -> Self {
+        self.n_trials = Some(n);
+        self
+    }
+    /// Run `n` trials at a time, in threads.
+    pub fn n_jobs(mut self, n: usize) -> Self {
+        self.n_jobs = n.max(1);
+        self
+    }
+    /// A flag that stops the run when set (the CLI sets it on Ctrl-C): no new
+    /// trial starts, and running ones see [`Trial::is_interrupted`].
+    pub fn stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = flag;
+        self
+    }
+    /// Calls `f` after each finished trial.
+    pub fn on_trial_end(mut self, f: impl Fn(&Study, &FrozenTrial) + Send + Sync + 'static) -> Self {
+        self.callbacks.push(Arc::new(f));
+        self
+    }
+}
+
+/// Why [`Study::optimize`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `n_trials` were run.
+    Budget,
+    Timeout,
+    /// The stop flag was set.
+    Interrupted,
+    /// The sampler has nothing left to propose (a finished grid).
+    SamplerExhausted,
+}
+
+/// What one [`Study::optimize`] call did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizeReport {
+    pub stop: StopReason,
+    pub complete: usize,
+    pub pruned: usize,
+    pub failed: usize,
+}
+
+struct Shared {
+    started: AtomicUsize,
+    exhausted: AtomicBool,
+    running: Mutex<HashSet<i64>>,
+    counts: Mutex<[usize; 3]>,
+}
+
+impl Study {
+    /// Runs `objective` on new trials until the budget is spent.
+    ///
+    /// An objective that returns an error, panics, or returns NaN/infinity
+    /// fails its trial (the reason is stored) and the study goes on. Storage
+    /// errors end the run. With a seeded sampler and one job, the same study
+    /// proposes the same parameters, trial for trial.
+    pub fn optimize<F, V>(&self, objective: F, opts: Optimize) -> Result<OptimizeReport>
+    where
+        F: Fn(&mut Trial) -> Result<V, ObjectiveError> + Sync,
+        V: ObjectiveValue,
+    {
+        if opts.n_trials.is_none() && opts.timeout.is_none() {
+            return Err(Error::InvalidSpec(
+                "optimize needs a budget: n_trials, a timeout, or both".into(),
+            ));
+        }
+        let start = Instant::now();
+        let shared = Shared {
+            started: AtomicUsize::new(0),
+            exhausted: AtomicBool::new(false),
+            running: Mutex::new(HashSet::new()),
+            counts: Mutex::new([0; 3]),
+        };
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            // Heartbeat: lets other machines tell our running trials from dead ones.
+            let shared = &shared;
+            s.spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(stale::HEARTBEAT_INTERVAL) {
+                    let ids: Vec<i64> = shared.running.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+                    if !ids.is_empty() {
+                        let _ = self.storage().heartbeat(&ids);
+                    }
+                }
+            });
+            let workers: Vec<_> = (0..opts.n_jobs)
+                .map(|_| s.spawn(|| self.worker(&objective, &opts, shared, start)))
+                .collect();
+            let out = workers
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Objective("a worker thread panicked".into()))))
+                .collect();
+            drop(done_tx);
+            out
+        });
+        for r in results {
+            r?;
+        }
+        let stop = if opts.stop.load(Ordering::SeqCst) {
+            StopReason::Interrupted
+        } else if shared.exhausted.load(Ordering::SeqCst) {
+            StopReason::SamplerExhausted
+        } else if opts.n_trials.is_some_and(|n| shared.started.load(Ordering::SeqCst) >= n) {
+            StopReason::Budget
+        } else {
+            StopReason::Timeout
+        };
+        let [complete, pruned, failed] = *shared.counts.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(OptimizeReport { stop, complete, pruned, failed })
+    }
+
+    fn worker<F, V>(&self, objective: &F, opts: &Optimize, shared: &Shared, start: Instant) -> Result<()>
+    where
+        F: Fn(&mut Trial) -> Result<V, ObjectiveError> + Sync,
+        V: ObjectiveValue,
+    {
+        loop {
+            if opts.stop.load(Ordering::SeqCst) || shared.exhausted.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if opts.timeout.is_some_and(|t| start.elapsed() >= t) {
+                return Ok(());
+            }
+            let slot = shared.started.fetch_add(1, Ordering::SeqCst);
+            if opts.n_trials.is_some_and(|n| slot >= n) {
+                return Ok(());
+            }
+            let mut trial = match self.ask_as(Some(self.owner())) {
+                Ok(t) => t,
+                Err(Error::SamplerExhausted(_)) => {
+                    shared.started.fetch_sub(1, Ordering::SeqCst);
+                    shared.exhausted.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            trial.interrupt = Some(opts.stop.clone());
+            shared.running.lock().unwrap_or_else(|e| e.into_inner()).insert(trial.id());
+            let result = catch_unwind(AssertUnwindSafe(|| objective(&mut trial)));
+            let outcome = match result {
+                Ok(Ok(v)) => TellOutcome::Values(v.into_values()),
+                Ok(Err(ObjectiveError::Pruned)) => TellOutcome::Pruned,
+                Ok(Err(ObjectiveError::Interrupted)) => TellOutcome::Failed(Some("interrupted".into())),
+                Ok(Err(ObjectiveError::Failed(m))) if opts.stop.load(Ordering::SeqCst) => {
+                    TellOutcome::Failed(Some(format!("interrupted ({m})")))
+                }
+                Ok(Err(ObjectiveError::Failed(m))) => TellOutcome::Failed(Some(m)),
+                Err(panic) => TellOutcome::Failed(Some(format!("objective panicked: {}", panic_message(&panic)))),
+            };
+            let outcome = match outcome {
+                TellOutcome::Values(v) if v.len() != self.directions().len() => TellOutcome::Failed(Some(format!(
+                    "objective returned {} value(s), but the study has {} direction(s)",
+                    v.len(),
+                    self.directions().len()
+                ))),
+                o => o,
+            };
+            let done = self.tell(trial.number(), outcome);
+            shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&trial.id());
+            let done = done?;
+            {
+                let mut c = shared.counts.lock().unwrap_or_else(|e| e.into_inner());
+                match done.state {
+                    TrialState::Complete => c[0] += 1,
+                    TrialState::Pruned => c[1] += 1,
+                    _ => c[2] += 1,
+                }
+            }
+            for cb in &opts.callbacks {
+                cb(self, &done);
+            }
+        }
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}

@@ -1,0 +1,322 @@
+//! Declarative studies: a TOML file naming the storage, the directions, the
+//! sampler, the budget, the search space and the objective command.
+//!
+//! ```toml
+//! [study]
+//! name = "quadratic"
+//! direction = "minimize"          # or directions = ["minimize", "maximize"]
+//! storage = "sqlite:///ferrotune.db"   # optional; this is the default
+//! seed = 42                       # optional
+//!
+//! [sampler]                       # optional; random by default
+//! type = "qmc"                    # random | grid | qmc
+//!
+//! [budget]
+//! n_trials = 30                   # the study's total (see below)
+//! timeout = "10m"                 # optional, for this run
+//! n_jobs = 2                      # trials at a time
+//!
+//! [objective]
+//! command = ["python3", "objective.py", "--x={x}"]
+//! timeout = "5m"                  # per trial
+//!
+//! [space.x]
+//! type = "float"
+//! low = -5
+//! high = 10
+//!
+//! [[enqueue]]                     # optional: run these first, once
+//! x = 0.0
+//! ```
+//!
+//! `n_trials` counts the study's trials so far, so running the file again
+//! after a crash or Ctrl-C runs only what is left; trials that failed because
+//! they were interrupted or their worker died do not count.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::distribution::ParamValue;
+use crate::error::{Error, Result};
+use crate::objective::command::CommandObjective;
+use crate::objective::ObjectiveError;
+use crate::rng::fresh_seed;
+use crate::samplers::SamplerConfig;
+use crate::space::SpaceSpec;
+use crate::storage::{self, Storage, DEFAULT_STORAGE_URL};
+use crate::study::{Direction, Optimize, Study, Trial};
+use crate::trial::{FrozenTrial, TrialState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    study: StudySection,
+    #[serde(default)]
+    sampler: SamplerConfig,
+    #[serde(default)]
+    budget: BudgetSection,
+    objective: ObjectiveSection,
+    space: toml::Table,
+    #[serde(default)]
+    enqueue: Vec<IndexMap<String, ParamValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudySection {
+    name: String,
+    storage: Option<String>,
+    direction: Option<String>,
+    directions: Option<Vec<String>>,
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetSection {
+    n_trials: Option<usize>,
+    timeout: Option<DurationSpec>,
+    n_jobs: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectiveSection {
+    command: Vec<String>,
+    timeout: Option<DurationSpec>,
+    #[serde(default)]
+    env: IndexMap<String, String>,
+    workdir: Option<PathBuf>,
+}
+
+/// Seconds as a number, or a string such as "90s", "10m", "1h 30m".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum DurationSpec {
+    Seconds(f64),
+    Text(String),
+}
+
+impl DurationSpec {
+    fn to_duration(&self, key: &str) -> Result<Duration> {
+        match self {
+            DurationSpec::Seconds(s) if s.is_finite() && *s > 0.0 => Ok(Duration::from_secs_f64(*s)),
+            DurationSpec::Seconds(s) => Err(Error::InvalidSpec(format!("{key} must be a positive number of seconds, got {s}"))),
+            DurationSpec::Text(t) => humantime::parse_duration(t)
+                .map_err(|e| Error::InvalidSpec(format!("{key} = \"{t}\": {e} (write e.g. \"90s\", \"10m\", \"1h 30m\")"))),
+        }
+    }
+}
+
+/// A validated study file.
+#[derive(Debug, Clone)]
+pub struct StudyFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub storage_url: String,
+    pub directions: Vec<Direction>,
+    pub seed: Option<u64>,
+    pub sampler: SamplerConfig,
+    pub n_trials: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub n_jobs: usize,
+    pub space: SpaceSpec,
+    pub command: CommandObjective,
+    pub enqueue: Vec<IndexMap<String, ParamValue>>,
+}
+
+impl StudyFile {
+    /// Reads and checks a study file: syntax, unknown keys, the search space,
+    /// placeholders, and that the objective program exists.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path).map_err(|e| Error::InvalidSpec(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses study-file text; `path` locates relative objective paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| Error::InvalidSpec(e.to_string().trim_end().to_string()))?;
+        let directions = match (&raw.study.direction, &raw.study.directions) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidSpec("[study] has both `direction` and `directions`; keep one".into()))
+            }
+            (Some(d), None) => vec![Direction::parse(d)?],
+            (None, Some(ds)) if !ds.is_empty() => ds.iter().map(|d| Direction::parse(d)).collect::<Result<_>>()?,
+            (None, Some(_)) => return Err(Error::InvalidSpec("[study] directions is empty".into())),
+            (None, None) => vec![Direction::Minimize],
+        };
+        let space_json = serde_json::to_value(&raw.space).map_err(|e| Error::InvalidSpec(format!("[space]: {e}")))?;
+        let space = SpaceSpec::from_value(space_json).map_err(|e| Error::InvalidSpec(format!("[space] {e}")))?;
+        if raw.budget.n_trials.is_none() && raw.budget.timeout.is_none() {
+            return Err(Error::InvalidSpec("[budget] needs n_trials, timeout, or both".into()));
+        }
+        if raw.budget.n_jobs == Some(0) {
+            return Err(Error::InvalidSpec("[budget] n_jobs must be at least 1".into()));
+        }
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let workdir = match &raw.objective.workdir {
+            Some(w) if w.is_absolute() => w.clone(),
+            Some(w) => base.join(w),
+            None => base.clone(),
+        };
+        let workdir = if workdir.as_os_str().is_empty() { PathBuf::from(".") } else { workdir };
+        let command = CommandObjective::new(&raw.objective.command)?
+            .workdir(workdir)
+            .env(raw.objective.env.clone())
+            .timeout(raw.objective.timeout.as_ref().map(|t| t.to_duration("[objective] timeout")).transpose()?);
+        let names: Vec<&str> = space.params().keys().map(String::as_str).collect();
+        command.check(&names)?;
+        let sampler = raw.sampler;
+        sampler.build(0, Some(&space.search_space()))?; // validates sampler options against the space
+        Ok(StudyFile {
+            path: path.to_path_buf(),
+            name: raw.study.name,
+            storage_url: raw.study.storage.unwrap_or_else(|| DEFAULT_STORAGE_URL.to_string()),
+            directions,
+            seed: raw.study.seed,
+            sampler,
+            n_trials: raw.budget.n_trials,
+            timeout: raw.budget.timeout.as_ref().map(|t| t.to_duration("[budget] timeout")).transpose()?,
+            n_jobs: raw.budget.n_jobs.unwrap_or(1),
+            space,
+            command,
+            enqueue: raw.enqueue,
+        })
+    }
+
+    /// Opens (or creates) the study in its storage (or in `storage`, which
+    /// overrides the file), and enqueues the `[[enqueue]]` trials not yet there.
+    pub fn open_study(&self, storage: Option<Arc<dyn Storage>>) -> Result<Study> {
+        let storage = match storage {
+            Some(s) => s,
+            None => storage::open(&self.storage_url)?,
+        };
+        let seed = self.seed.unwrap_or_else(fresh_seed);
+        let sampler = self.sampler.build(seed, Some(&self.space.search_space()))?;
+        let study = Study::builder(&self.name)
+            .directions(self.directions.clone())
+            .storage(storage)
+            .sampler_arc(sampler)
+            .load_or_create()?;
+        for params in &self.enqueue {
+            study.enqueue_trial_once(params.clone())?;
+        }
+        Ok(study)
+    }
+
+    /// How many of this file's `n_trials` are left in `study`.
+    pub fn remaining_trials(&self, study: &Study) -> Result<Option<usize>> {
+        let Some(n) = self.n_trials else { return Ok(None) };
+        let used = study.trials()?.iter().filter(|t| counts_toward_budget(t)).count();
+        Ok(Some(n.saturating_sub(used)))
+    }
+
+    /// The options for [`Study::optimize`]: remaining trials, timeout, jobs.
+    pub fn optimize_options(&self, study: &Study) -> Result<Optimize> {
+        let mut o = Optimize::default().n_jobs(self.n_jobs);
+        if let Some(n) = self.remaining_trials(study)? {
+            o = o.n_trials(n);
+        }
+        if let Some(t) = self.timeout {
+            o = o.timeout(t);
+        }
+        Ok(o)
+    }
+
+    /// The objective: suggest the space, run the command.
+    pub fn objective(&self) -> impl Fn(&mut Trial) -> std::result::Result<Vec<f64>, ObjectiveError> + Sync + '_ {
+        move |trial: &mut Trial| {
+            let params = self.space.suggest_all(trial)?;
+            self.command.run(trial, &params)
+        }
+    }
+}
+
+/// Whether a trial counts toward a study file's `n_trials`: everything but
+/// trials that failed only because they were interrupted or their worker died.
+pub fn counts_toward_budget(t: &FrozenTrial) -> bool {
+    match t.state {
+        TrialState::Failed => {
+            let m = t.message.as_deref().unwrap_or("");
+            !(m.starts_with("interrupted") || m.starts_with("stale"))
+        }
+        TrialState::Waiting => false,
+        _ => true,
+    }
+}
+
+impl Study {
+    /// Enqueues `params` unless a trial of this study was already enqueued
+    /// with exactly these parameters (so re-running a study file does not
+    /// queue them again). Returns the new trial's number, if one was made.
+    pub fn enqueue_trial_once(&self, params: IndexMap<String, ParamValue>) -> Result<Option<u64>> {
+        let as_json = serde_json::to_value(&params).expect("params serialize");
+        let present = self.trials()?.iter().any(|t| t.system_attrs.get("fixed_params") == Some(&as_json));
+        if present {
+            return Ok(None);
+        }
+        self.enqueue_trial(params).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<StudyFile> {
+        StudyFile::parse(s, Path::new("study.toml"))
+    }
+
+    const OK: &str = r#"
+[study]
+name = "s"
+[budget]
+n_trials = 3
+[objective]
+command = ["true", "{x}"]
+[space.x]
+type = "float"
+low = 0
+high = 1
+"#;
+
+    #[test]
+    fn minimal_file_parses_with_defaults() {
+        let f = parse(OK).unwrap();
+        assert_eq!(f.storage_url, DEFAULT_STORAGE_URL);
+        assert_eq!(f.directions, vec![Direction::Minimize]);
+        assert_eq!(f.sampler, SamplerConfig::Random);
+        assert_eq!(f.n_jobs, 1);
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        let e = parse(&OK.replace("n_trials = 3", "n_trails = 3")).unwrap_err().to_string();
+        assert!(e.contains("unknown field `n_trails`"), "{e}");
+        let e = parse(&OK.replace("[budget]\nn_trials = 3", "")).unwrap_err().to_string();
+        assert!(e.contains("[budget] needs n_trials"), "{e}");
+        let e = parse(&OK.replace("\"true\"", "\"definitely-not-a-program\"")).unwrap_err().to_string();
+        assert!(e.contains("not found on PATH"), "{e}");
+        let e = parse(&OK.replace("{x}", "{y}")).unwrap_err().to_string();
+        assert!(e.contains("{y} names no parameter"), "{e}");
+        let e = parse(&OK.replace("high = 1", "high = -1")).unwrap_err().to_string();
+        assert!(e.contains("parameter 'x': low (0) is greater than high (-1)"), "{e}");
+        let e = parse(&OK.replace("name = \"s\"", "name = \"s\"\ndirection = \"up\"")).unwrap_err().to_string();
+        assert!(e.contains("direction 'up'"), "{e}");
+        let e = parse("[study\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse(&format!("{OK}\n[sampler]\ntype = \"tpe\"\n")).unwrap_err().to_string();
+        assert!(e.contains("unknown variant `tpe`"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        let f = parse(&OK.replace("n_trials = 3", "timeout = \"1m 30s\"")).unwrap();
+        assert_eq!(f.timeout, Some(Duration::from_secs(90)));
+        let e = parse(&OK.replace("n_trials = 3", "timeout = \"soon\"")).unwrap_err().to_string();
+        assert!(e.contains("[budget] timeout = \"soon\""), "{e}");
+    }
+}

@@ -1,0 +1,132 @@
+//! Trials: the stored record ([`FrozenTrial`]) and its lifecycle ([`TrialState`]).
+//! The live handle an objective works with is [`crate::Trial`] in `study/trial_handle.rs`.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::distribution::{Distribution, ParamValue};
+
+/// Where a trial is in its life. `Waiting` (enqueued) → `Running` → one of the
+/// three finished states; a finished trial never changes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialState {
+    Waiting,
+    Running,
+    Complete,
+    Pruned,
+    Failed,
+}
+
+impl TrialState {
+    pub fn is_finished(self) -> bool {
+        matches!(self, TrialState::Complete | TrialState::Pruned | TrialState::Failed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Waiting => "waiting",
+            TrialState::Running => "running",
+            TrialState::Complete => "complete",
+            TrialState::Pruned => "pruned",
+            TrialState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "waiting" => TrialState::Waiting,
+            "running" => TrialState::Running,
+            "complete" => TrialState::Complete,
+            "pruned" => TrialState::Pruned,
+            "failed" | "fail" => TrialState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for TrialState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One parameter of a trial: its distribution and its internal value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamRecord {
+    pub distribution: Distribution,
+    /// The internal representation (see [`crate::distribution`]).
+    pub internal: f64,
+}
+
+impl ParamRecord {
+    pub fn value(&self) -> ParamValue {
+        self.distribution.to_external(self.internal)
+    }
+}
+
+/// The process that runs a trial, so a dead worker's trials can be found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub host: String,
+    pub pid: u32,
+    /// Process start time (Linux: clock ticks since boot), to tell a reused pid apart.
+    pub start: Option<u64>,
+}
+
+/// A trial as stored: a snapshot, never a live handle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenTrial {
+    /// Storage-wide identifier.
+    pub id: i64,
+    /// Position in its study, from 0, dense and never reused.
+    pub number: u64,
+    pub state: TrialState,
+    /// Objective values (one per direction) of a complete trial; the last
+    /// intermediate value of a pruned one, when it reported any.
+    pub values: Option<Vec<f64>>,
+    /// Parameters in the order they were suggested.
+    pub params: IndexMap<String, ParamRecord>,
+    pub intermediate_values: BTreeMap<u64, f64>,
+    pub user_attrs: BTreeMap<String, serde_json::Value>,
+    /// Bookkeeping for samplers and the study (e.g. `fixed_params`, `grid_id`).
+    pub system_attrs: BTreeMap<String, serde_json::Value>,
+    /// Why a trial failed (error text, stderr tail, "interrupted", ...).
+    pub message: Option<String>,
+    /// Unix time in seconds.
+    pub started_at: Option<f64>,
+    pub completed_at: Option<f64>,
+    pub owner: Option<Owner>,
+    /// Unix time of the owner's last sign of life.
+    pub heartbeat: Option<f64>,
+}
+
+impl FrozenTrial {
+    /// The single objective value (the first, for multi-objective studies).
+    pub fn value(&self) -> Option<f64> {
+        self.values.as_ref().and_then(|v| v.first().copied())
+    }
+    /// The external value of a parameter.
+    pub fn param(&self, name: &str) -> Option<ParamValue> {
+        self.params.get(name).map(ParamRecord::value)
+    }
+    /// All parameters as external values.
+    pub fn param_values(&self) -> IndexMap<String, ParamValue> {
+        self.params.iter().map(|(k, p)| (k.clone(), p.value())).collect()
+    }
+    /// Wall time between start and completion.
+    pub fn duration(&self) -> Option<f64> {
+        Some(self.completed_at? - self.started_at?)
+    }
+    /// The last reported intermediate value and its step.
+    pub fn last_intermediate(&self) -> Option<(u64, f64)> {
+        self.intermediate_values.iter().next_back().map(|(s, v)| (*s, *v))
+    }
+}
+
+pub(crate) fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
