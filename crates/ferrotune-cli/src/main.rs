@@ -1,1 +1,139 @@
-fn main(){}
+//! `ferrotune`: run declarative studies, drive studies from any language with
+//! ask/tell, and inspect what is stored. All tuning logic lives in the
+//! `ferrotune` library; this crate parses arguments and prints.
+
+mod ask_tell;
+mod output;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ferrotune::storage::DEFAULT_STORAGE_URL;
+
+#[derive(Parser)]
+#[command(name = "ferrotune", version, about = "Hyperparameter tuning for deep learning", propagate_version = true)]
+struct Cli {
+    /// Print nothing but results and errors (no progress bar, no per-trial lines).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where studies are kept. `sqlite:///relative.db`, `sqlite:////absolute.db` or `memory:`.
+#[derive(clap::Args, Clone)]
+struct StorageArg {
+    #[arg(long, env = "FERROTUNE_STORAGE", default_value = DEFAULT_STORAGE_URL)]
+    storage: String,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a study file: sample, run the objective command, store every trial.
+    Run {
+        /// The study file (TOML).
+        study_file: PathBuf,
+        /// Overrides the file's storage.
+        #[arg(long, env = "FERROTUNE_STORAGE")]
+        storage: Option<String>,
+        /// Overrides the file's n_trials (the study's total).
+        #[arg(long)]
+        n_trials: Option<usize>,
+        /// Overrides the file's timeout for this run, e.g. "10m".
+        #[arg(long)]
+        timeout: Option<humantime::Duration>,
+        /// Overrides the file's n_jobs.
+        #[arg(long)]
+        n_jobs: Option<usize>,
+    },
+    /// Start a trial and print `{"trial": N, "params": {...}}` (creates the study on first use).
+    Ask(ask_tell::AskArgs),
+    /// Report a trial's result.
+    Tell(ask_tell::TellArgs),
+    /// List the studies in a storage.
+    Studies {
+        #[command(flatten)]
+        storage: StorageArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// List a study's trials.
+    Trials {
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Show the best trial (the Pareto front for several objectives).
+    Best {
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Delete a study and all its trials.
+    Delete {
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+    },
+}
+
+/// Exit code when a sampler has nothing left to propose (`ask` on a finished grid).
+pub const EXIT_EXHAUSTED: u8 = 3;
+/// Exit code after Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = match e.downcast_ref::<ferrotune::Error>() {
+                Some(ferrotune::Error::SamplerExhausted(_)) => EXIT_EXHAUSTED,
+                _ => 1,
+            };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Run { study_file, storage, n_trials, timeout, n_jobs } => {
+            run::run(run::RunArgs { study_file, storage, n_trials, timeout: timeout.map(Into::into), n_jobs, quiet })
+        }
+        Command::Ask(a) => ask_tell::ask(a).map(|_| ExitCode::SUCCESS),
+        Command::Tell(a) => ask_tell::tell(a, quiet).map(|_| ExitCode::SUCCESS),
+        Command::Studies { storage, format } => output::studies(&storage.storage, format).map(|_| ExitCode::SUCCESS),
+        Command::Trials { study, storage, format } => {
+            output::trials(&storage.storage, &study, format).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Best { study, storage, format } => output::best(&storage.storage, &study, format).map(|_| ExitCode::SUCCESS),
+        Command::Delete { study, storage } => {
+            let s = ferrotune::storage::open(&storage.storage)?;
+            s.delete_study(&study)?;
+            if !quiet {
+                eprintln!("deleted study '{study}'");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -43,13 +43,11 @@ impl Trial {
         let sampler = study.sampler().clone();
         let relative_space = sampler.infer_relative_search_space(&study, &frozen)?;
         let mut trial = Trial { study, frozen, fixed, relative_space, relative: IndexMap::new(), interrupt: None };
-        if !trial.relative_space.is_empty() {
-            let sample = sampler.sample_relative(&trial.study, &trial.frozen, &trial.relative_space)?;
-            for (k, v) in sample.system_attrs {
-                trial.set_attr(AttrKind::System, &k, v)?;
-            }
-            trial.relative = sample.values;
+        let sample = sampler.sample_relative(&trial.study, &trial.frozen, &trial.relative_space)?;
+        for (k, v) in sample.system_attrs {
+            trial.set_attr(AttrKind::System, &k, v)?;
         }
+        trial.relative = sample.values;
         Ok(trial)
     }
 
