@@ -1,7 +1,7 @@
 //! Printing studies and trials as tables, CSV or JSON.
 
 use anyhow::Result;
-use comfy_table::{presets::UTF8_HORIZONTAL_ONLY, Table};
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -109,7 +109,7 @@ fn print_trials(study: &Study, trials: &[Arc<FrozenTrial>], format: Format) -> R
         }
         Format::Table => {
             let mut table = Table::new();
-            table.load_preset(UTF8_HORIZONTAL_ONLY);
+            table.load_preset(UTF8_BORDERS_ONLY);
             let mut header = vec!["#".to_string(), "state".into(), value_cols.join(", ")];
             header.extend(params.iter().cloned());
             header.extend(["duration".to_string(), "message".into()]);
@@ -198,7 +198,7 @@ pub fn studies(url: &str, format: Format) -> Result<()> {
                 w.flush()?;
             } else {
                 let mut table = Table::new();
-                table.load_preset(UTF8_HORIZONTAL_ONLY);
+                table.load_preset(UTF8_BORDERS_ONLY);
                 table.set_header(header);
                 for r in rows {
                     table.add_row(r);

@@ -129,7 +129,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let opts = {
         let bar = bar.clone();
         let best = best.clone();
-        file.optimize_options(&study)?.stop_flag(stop.clone()).on_trial_end(move |study, t| {
+        file.optimize_options().stop_flag(stop.clone()).on_trial_end(move |study, t| {
             if !show {
                 return;
             }

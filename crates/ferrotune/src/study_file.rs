@@ -29,9 +29,10 @@
 //! x = 0.0
 //! ```
 //!
-//! `n_trials` counts the study's trials so far, so running the file again
-//! after a crash or Ctrl-C runs only what is left; trials that failed because
-//! they were interrupted or their worker died do not count.
+//! `n_trials` is the study's total: running the file again after a crash or
+//! Ctrl-C runs only what is left, and several processes running the same
+//! file share the budget. Trials that failed because they were interrupted
+//! or their worker died do not count.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -47,8 +48,7 @@ use crate::rng::fresh_seed;
 use crate::samplers::SamplerConfig;
 use crate::space::SpaceSpec;
 use crate::storage::{self, Storage, DEFAULT_STORAGE_URL};
-use crate::study::{Direction, Optimize, Study, Trial};
-use crate::trial::{FrozenTrial, TrialState};
+use crate::study::{counts_toward_budget, Direction, Optimize, Study, Trial};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -214,16 +214,16 @@ impl StudyFile {
         Ok(Some(n.saturating_sub(used)))
     }
 
-    /// The options for [`Study::optimize`]: remaining trials, timeout, jobs.
-    pub fn optimize_options(&self, study: &Study) -> Result<Optimize> {
+    /// The options for [`Study::optimize`]: the study-wide total, timeout, jobs.
+    pub fn optimize_options(&self) -> Optimize {
         let mut o = Optimize::default().n_jobs(self.n_jobs);
-        if let Some(n) = self.remaining_trials(study)? {
-            o = o.n_trials(n);
+        if let Some(n) = self.n_trials {
+            o = o.study_total(n);
         }
         if let Some(t) = self.timeout {
             o = o.timeout(t);
         }
-        Ok(o)
+        o
     }
 
     /// The objective: suggest the space, run the command.
@@ -232,19 +232,6 @@ impl StudyFile {
             let params = self.space.suggest_all(trial)?;
             self.command.run(trial, &params)
         }
-    }
-}
-
-/// Whether a trial counts toward a study file's `n_trials`: everything but
-/// trials that failed only because they were interrupted or their worker died.
-pub fn counts_toward_budget(t: &FrozenTrial) -> bool {
-    match t.state {
-        TrialState::Failed => {
-            let m = t.message.as_deref().unwrap_or("");
-            !(m.starts_with("interrupted") || m.starts_with("stale"))
-        }
-        TrialState::Waiting => false,
-        _ => true,
     }
 }
 

@@ -121,3 +121,39 @@ fn concurrent_workers_get_distinct_numbers_and_claims() {
         assert_eq!(sorted, (0..40).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn values_round_trip_bit_for_bit() {
+    let tricky = [0.1 + 0.2, 1.0 / 3.0, 1.946_859_824_627_645_8, 5e-324, -1.7976931348623157e308, 123456789.123456789];
+    for (s, _d) in backends() {
+        let st = s.create_study("s", &[Direction::Minimize; 6]).unwrap();
+        let t = s.create_trial(st.id, NewTrial::default()).unwrap();
+        for (i, x) in tricky.iter().enumerate() {
+            s.set_trial_param(t.id, &format!("p{i}"), &crate::Distribution::float(-f64::MAX, f64::MAX), *x).unwrap();
+        }
+        s.finish_trial(t.id, TrialState::Complete, Some(&tricky), None).unwrap();
+        let back = s.get_trial(t.id).unwrap();
+        assert_eq!(back.values.unwrap(), tricky);
+        assert_eq!(back.params.values().map(|p| p.internal).collect::<Vec<_>>(), tricky);
+    }
+}
+
+#[test]
+fn storage_urls() {
+    assert!(open("memory:").is_ok());
+    let dir = tempfile::tempdir().unwrap();
+    let abs = format!("sqlite:///{}", dir.path().join("a.db").display());
+    assert!(abs.starts_with("sqlite:////"));
+    open(&abs).unwrap();
+    assert!(dir.path().join("a.db").exists());
+    for (url, needle) in [
+        ("sqlite:/x.db", "three or four slashes"),
+        ("sqlite://x.db", "three or four slashes"),
+        ("sqlite:///", "no database file"),
+        ("postgresql://localhost/test", "not built yet"),
+        ("redis://x", "unknown storage"),
+    ] {
+        let e = open(url).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains(url), "{url}: {e}");
+    }
+}

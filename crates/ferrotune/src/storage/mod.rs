@@ -134,9 +134,9 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
     if url == "memory:" || url == "memory://" {
         return Ok(Arc::new(InMemoryStorage::new()));
     }
-    if let Some(rest) = url.strip_prefix("sqlite://") {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest
-            .strip_prefix('/')
+            .strip_prefix("///")
             .ok_or_else(|| bad("expected sqlite:///relative/path.db or sqlite:////absolute/path.db (three or four slashes)"))?;
         if path.is_empty() {
             return Err(bad("no database file named; e.g. sqlite:///ferrotune.db"));

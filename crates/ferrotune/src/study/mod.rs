@@ -4,7 +4,7 @@ mod optimize;
 mod stale;
 mod trial_handle;
 
-pub use optimize::{Optimize, OptimizeReport, StopReason, TrialCallback};
+pub use optimize::{counts_toward_budget, Optimize, OptimizeReport, StopReason, TrialCallback};
 pub use trial_handle::{FloatSuggestion, IntSuggestion, Trial};
 
 use indexmap::IndexMap;
@@ -343,7 +343,20 @@ impl Study {
     }
 
     pub(crate) fn ask_as(&self, owner: Option<&Owner>) -> Result<Trial> {
+        Ok(self.ask_within(owner, None)?.expect("no total, so a trial"))
+    }
+
+    /// Like `ask_as`, but `None` once the study holds `total` trials that
+    /// count toward a budget; checked under the ask lock, so the threads of
+    /// one process never overshoot it.
+    pub(crate) fn ask_within(&self, owner: Option<&Owner>, total: Option<usize>) -> Result<Option<Trial>> {
         let _guard = self.inner.ask_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(total) = total {
+            let used = self.trials()?.iter().filter(|t| optimize::counts_toward_budget(t)).count();
+            if used >= total {
+                return Ok(None);
+            }
+        }
         let storage = &self.inner.storage;
         let frozen = match storage.claim_waiting_trial(self.id(), owner)? {
             Some(t) => t,
@@ -358,7 +371,7 @@ impl Study {
             }
         };
         match Trial::start(self.clone(), frozen.clone()) {
-            Ok(t) => Ok(t),
+            Ok(t) => Ok(Some(t)),
             Err(e) => {
                 // Never leave a trial running that nobody will finish.
                 let _ = storage.finish_trial(frozen.id, TrialState::Failed, None, Some(&e.to_string()));

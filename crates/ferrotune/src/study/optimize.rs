@@ -18,6 +18,7 @@ pub type TrialCallback = Arc<dyn Fn(&Study, &FrozenTrial) + Send + Sync>;
 #[derive(Clone)]
 pub struct Optimize {
     n_trials: Option<usize>,
+    study_total: Option<usize>,
     timeout: Option<Duration>,
     n_jobs: usize,
     stop: Arc<AtomicBool>,
@@ -26,7 +27,7 @@ pub struct Optimize {
 
 impl Default for Optimize {
     fn default() -> Self {
-        Optimize { n_trials: None, timeout: None, n_jobs: 1, stop: Arc::new(AtomicBool::new(false)), callbacks: vec![] }
+        Optimize { n_trials: None, study_total: None, timeout: None, n_jobs: 1, stop: Arc::new(AtomicBool::new(false)), callbacks: vec![] }
     }
 }
 
@@ -34,6 +35,7 @@ impl std::fmt::Debug for Optimize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Optimize")
             .field("n_trials", &self.n_trials)
+            .field("study_total", &self.study_total)
             .field("timeout", &self.timeout)
             .field("n_jobs", &self.n_jobs)
             .finish()
@@ -53,6 +55,14 @@ impl Optimize {
     /// Also stop after `n` trials.
     pub fn n_trials(mut self, n: usize) -> Self {
         self.n_trials = Some(n);
+        self
+    }
+    /// Stop once the *study* holds `n` trials that count toward a budget
+    /// (see [`counts_toward_budget`]), whoever ran them: several processes
+    /// sharing a study then share the budget. Checked before each trial, so
+    /// processes starting trials at the same instant can overshoot by one each.
+    pub fn study_total(mut self, n: usize) -> Self {
+        self.study_total = Some(n);
         self
     }
     /// Run `n` trials at a time, in threads.
@@ -97,6 +107,7 @@ pub struct OptimizeReport {
 struct Shared {
     started: AtomicUsize,
     exhausted: AtomicBool,
+    total_reached: AtomicBool,
     running: Mutex<HashSet<i64>>,
     counts: Mutex<[usize; 3]>,
 }
@@ -113,15 +124,14 @@ impl Study {
         F: Fn(&mut Trial) -> Result<V, ObjectiveError> + Sync,
         V: ObjectiveValue,
     {
-        if opts.n_trials.is_none() && opts.timeout.is_none() {
-            return Err(Error::InvalidSpec(
-                "optimize needs a budget: n_trials, a timeout, or both".into(),
-            ));
+        if opts.n_trials.is_none() && opts.timeout.is_none() && opts.study_total.is_none() {
+            return Err(Error::InvalidSpec("optimize needs a budget: n_trials, study_total, a timeout, or some".into()));
         }
         let start = Instant::now();
         let shared = Shared {
             started: AtomicUsize::new(0),
             exhausted: AtomicBool::new(false),
+            total_reached: AtomicBool::new(false),
             running: Mutex::new(HashSet::new()),
             counts: Mutex::new([0; 3]),
         };
@@ -154,7 +164,9 @@ impl Study {
             StopReason::Interrupted
         } else if shared.exhausted.load(Ordering::SeqCst) {
             StopReason::SamplerExhausted
-        } else if opts.n_trials.is_some_and(|n| shared.started.load(Ordering::SeqCst) >= n) {
+        } else if shared.total_reached.load(Ordering::SeqCst)
+            || opts.n_trials.is_some_and(|n| shared.started.load(Ordering::SeqCst) >= n)
+        {
             StopReason::Budget
         } else {
             StopReason::Timeout
@@ -169,7 +181,10 @@ impl Study {
         V: ObjectiveValue,
     {
         loop {
-            if opts.stop.load(Ordering::SeqCst) || shared.exhausted.load(Ordering::SeqCst) {
+            if opts.stop.load(Ordering::SeqCst)
+                || shared.exhausted.load(Ordering::SeqCst)
+                || shared.total_reached.load(Ordering::SeqCst)
+            {
                 return Ok(());
             }
             if opts.timeout.is_some_and(|t| start.elapsed() >= t) {
@@ -179,8 +194,13 @@ impl Study {
             if opts.n_trials.is_some_and(|n| slot >= n) {
                 return Ok(());
             }
-            let mut trial = match self.ask_as(Some(self.owner())) {
-                Ok(t) => t,
+            let mut trial = match self.ask_within(Some(self.owner()), opts.study_total) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    shared.started.fetch_sub(1, Ordering::SeqCst);
+                    shared.total_reached.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
                 Err(Error::SamplerExhausted(_)) => {
                     shared.started.fetch_sub(1, Ordering::SeqCst);
                     shared.exhausted.store(true, Ordering::SeqCst);
@@ -224,6 +244,20 @@ impl Study {
                 cb(self, &done);
             }
         }
+    }
+}
+
+/// Whether a trial counts toward a study-wide budget: everything started,
+/// except trials that failed only because they were interrupted or their
+/// worker died (re-running after a crash should finish the budget).
+pub fn counts_toward_budget(t: &FrozenTrial) -> bool {
+    match t.state {
+        TrialState::Failed => {
+            let m = t.message.as_deref().unwrap_or("");
+            !(m.starts_with("interrupted") || m.starts_with("stale"))
+        }
+        TrialState::Waiting => false,
+        _ => true,
     }
 }
 

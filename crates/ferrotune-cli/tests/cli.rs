@@ -1,0 +1,443 @@
+//! The `ferrotune` binary, end to end: real processes, real files.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrotune");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn storage(&self) -> String {
+        format!("sqlite:///{}", self.path("t.db").display()).replacen("sqlite:////", "sqlite:////", 1)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn ft(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).current_dir(self.dir.path()).env_remove("FERROTUNE_STORAGE").output().unwrap()
+    }
+    /// Runs with the test storage appended.
+    fn fts(&self, args: &[&str]) -> Output {
+        let s = self.storage();
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--storage", &s]);
+        self.ft(&a)
+    }
+    fn trials(&self, study: &str) -> Vec<Value> {
+        let out = self.fts(&["trials", "--study", study, "--format", "json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A user mistake: non-zero exit, one clear message, no panic trace.
+fn assert_user_error(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "expected failure; stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": true}, "units": {"type": "int", "low": 16, "high": 256, "step": 16}, "act": {"type": "categorical", "choices": ["relu", "tanh"]}}"#;
+
+#[test]
+fn ask_prints_exactly_one_json_object_and_tell_records_it() {
+    let e = Env::new();
+    e.write("space.json", SPACE);
+    for expected in 0..3u64 {
+        let out = e.fts(&["ask", "--study", "p", "--space", "space.json", "--seed", "4"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj.keys().collect::<Vec<_>>(), ["trial", "params"]);
+        assert_eq!(v["trial"], expected);
+        let p = v["params"].as_object().unwrap();
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["x", "lr", "units", "act"]);
+        let x = p["x"].as_f64().unwrap();
+        assert!((-5.0..=10.0).contains(&x));
+        let lr = p["lr"].as_f64().unwrap();
+        assert!((1e-5..=1e-1).contains(&lr));
+        let units = p["units"].as_i64().expect("an int parameter is a JSON integer");
+        assert!(units % 16 == 0 && (16..=256).contains(&units));
+        assert!(["relu", "tanh"].contains(&p["act"].as_str().unwrap()));
+        let tell = e.fts(&["tell", "--study", "p", "--trial", &expected.to_string(), "--value", &format!("{}", x * x)]);
+        assert!(tell.status.success(), "{}", text(&tell.stderr));
+        assert!(tell.stdout.is_empty());
+    }
+    let trials = e.trials("p");
+    assert_eq!(trials.len(), 3);
+    assert!(trials.iter().all(|t| t["state"] == "complete"));
+    // The same seed in a fresh storage gives the same parameters.
+    let e2 = Env::new();
+    e2.write("space.json", SPACE);
+    let again: Value =
+        serde_json::from_slice(&e2.fts(&["ask", "--study", "p", "--space", "space.json", "--seed", "4"]).stdout).unwrap();
+    assert_eq!(again["params"], trials[0]["params"]);
+}
+
+#[test]
+fn tell_variants_and_mistakes() {
+    let e = Env::new();
+    e.write("space.json", SPACE);
+    for _ in 0..3 {
+        e.fts(&["ask", "--study", "p", "--space", "space.json", "--direction", "minimize", "--direction", "maximize"]);
+    }
+    assert_user_error(&e.fts(&["tell", "--study", "p", "--trial", "0", "--value", "1"]), "has 2 objective(s), but 1 value(s)");
+    assert!(e.fts(&["tell", "--study", "p", "--trial", "0", "--values", "1,-2"]).status.success());
+    assert!(e.fts(&["tell", "--study", "p", "--trial", "1", "--state", "fail", "--message", "CUDA OOM"]).status.success());
+    assert!(e.fts(&["tell", "--study", "p", "--trial", "2", "--state", "pruned"]).status.success());
+    assert_user_error(&e.fts(&["tell", "--study", "p", "--trial", "0", "--values", "1,2"]), "already complete");
+    assert_user_error(&e.fts(&["tell", "--study", "p", "--trial", "9", "--values", "1,2"]), "no trial number 9");
+    assert_user_error(&e.fts(&["tell", "--study", "nope", "--trial", "0", "--value", "1"]), "no study named 'nope'");
+    assert_user_error(&e.fts(&["tell", "--study", "p", "--trial", "0", "--state", "complete"]), "--state must be");
+    let t = e.trials("p");
+    assert_eq!(t[0]["values"], serde_json::json!([1.0, -2.0]));
+    assert_eq!(t[1]["message"], "CUDA OOM");
+    assert_eq!(t[2]["state"], "pruned");
+    // Directions are fixed once the study exists.
+    assert_user_error(
+        &e.fts(&["ask", "--study", "p", "--space", "space.json", "--direction", "minimize"]),
+        "stored with directions",
+    );
+    // The Pareto front of a multi-objective study.
+    let best = e.fts(&["best", "--study", "p", "--format", "json"]);
+    let best: Value = serde_json::from_slice(&best.stdout).unwrap();
+    assert_eq!(best.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn ask_rejects_bad_spaces_with_the_parameter_named() {
+    let e = Env::new();
+    e.write("bad.json", r#"{"x": {"type": "float", "low": -5, "high": 10, "lo": 1}}"#);
+    let out = e.fts(&["ask", "--study", "p", "--space", "bad.json"]);
+    assert_user_error(&out, "parameter 'x': unknown field `lo`");
+    assert!(out.stdout.is_empty());
+    e.write("bad2.json", r#"{"u": {"type": "int", "low": 16, "high": 250, "step": 16}}"#);
+    assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "bad2.json"]), "step 16 does not fit the range");
+    assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "missing.json"]), "missing.json");
+    e.write("space.json", SPACE);
+    assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "space.json", "--sampler", "tpe"]), "not built yet");
+}
+
+#[test]
+fn grid_ask_ends_with_exit_code_3() {
+    let e = Env::new();
+    e.write("g.json", r#"{"a": {"type": "categorical", "choices": ["x", "y"]}, "b": {"type": "int", "low": 0, "high": 2}}"#);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let out = e.fts(&["ask", "--study", "g", "--space", "g.json", "--sampler", "grid"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        seen.insert(v["params"].to_string());
+    }
+    assert_eq!(seen.len(), 6, "every grid point once");
+    let out = e.fts(&["ask", "--study", "g", "--space", "g.json", "--sampler", "grid"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("grid is exhausted: all 6 grid points"), "{}", text(&out.stderr));
+}
+
+fn study_file(e: &Env, name: &str, extra_space: &str, objective: &str, budget: &str) -> PathBuf {
+    e.write(
+        &format!("{name}.toml"),
+        &format!(
+            r#"
+[study]
+name = "{name}"
+direction = "minimize"
+seed = 5
+[budget]
+{budget}
+[objective]
+{objective}
+[space.x]
+type = "float"
+low = -2
+high = 2
+{extra_space}
+"#
+        ),
+    )
+}
+
+#[test]
+fn run_executes_the_command_protocol() {
+    let e = Env::new();
+    // Echo back what arrived three ways, then answer with x^2.
+    e.write(
+        "obj.py",
+        r#"
+import json, os, sys
+args = sys.argv[1:]
+params = json.load(open(os.environ["FERROTUNE_PARAMS_FILE"]))
+x = float(os.environ["FERROTUNE_PARAM_X"])
+assert params["params"]["x"] == x and args[0] == "--x=" + repr(x).replace("'", ""), (args, params)
+with open("seen-%s.json" % os.environ["FERROTUNE_TRIAL"], "w") as f:
+    json.dump({"args": args, "params": params, "env_opt": os.environ.get("FERROTUNE_PARAM_OPT")}, f)
+print("some training log line")
+print("ferrotune: report step=1 value=%f" % (x * x + 1))
+print('{"ferrotune": "report", "step": 2, "value": %f}' % (x * x + 0.5))
+print("ferrotune: value=%r" % (x * x))
+"#,
+    );
+    let f = study_file(
+        &e,
+        "proto",
+        r#"[space.opt]
+type = "categorical"
+choices = ["sgd", "adam"]
+[space.momentum]
+type = "float"
+low = 0.0
+high = 0.9
+when = { opt = "sgd" }"#,
+        r#"command = ["python3", "obj.py", "--x={x}", "--opt={opt}", "--momentum={momentum}", "--trial={trial}"]"#,
+        "n_trials = 6",
+    );
+    let out = e.fts(&["run", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("best trial of study 'proto'"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().filter(|l| l.contains(" complete: value=")).count(), 6, "one line per trial: {stderr}");
+    let trials = e.trials("proto");
+    assert_eq!(trials.len(), 6);
+    for t in &trials {
+        assert_eq!(t["state"], "complete", "{t}");
+        let x = t["params"]["x"].as_f64().unwrap();
+        assert_eq!(t["values"][0].as_f64().unwrap(), x * x);
+        assert_eq!(t["intermediate_values"].as_object().unwrap().len(), 2);
+        let seen: Value = serde_json::from_str(&std::fs::read_to_string(e.path(&format!("seen-{}.json", t["number"]))).unwrap()).unwrap();
+        let args: Vec<&str> = seen["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let sgd = t["params"]["opt"] == "sgd";
+        assert_eq!(args.iter().any(|a| a.starts_with("--momentum=")), sgd, "inactive parameter's argument is left out: {args:?}");
+        assert_eq!(seen["params"]["params"], t["params"]);
+        assert_eq!(seen["env_opt"], t["params"]["opt"]);
+        assert_eq!(*args.last().unwrap(), format!("--trial={}", t["number"]));
+    }
+    // n_trials is the study's total: running the file again runs nothing more.
+    let again = e.fts(&["run", f.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert!(text(&again.stderr).contains("already has its 6 trials"), "{}", text(&again.stderr));
+    assert_eq!(e.trials("proto").len(), 6);
+    // ...and a larger total continues the same study.
+    assert!(e.fts(&["run", f.to_str().unwrap(), "--n-trials", "8", "--quiet"]).status.success());
+    assert_eq!(e.trials("proto").len(), 8);
+}
+
+#[test]
+fn failing_commands_fail_their_trial_with_the_reason() {
+    let e = Env::new();
+    e.write(
+        "obj.py",
+        r#"
+import os, sys, time
+n = int(os.environ["FERROTUNE_TRIAL"])
+open("pid-%d" % n, "w").write(str(os.getpid()))
+if n == 0:
+    sys.stderr.write("Traceback: something broke\nValueError: boom\n"); sys.exit(3)
+if n == 1:
+    print("training finished but forgot the value")
+if n == 2:
+    time.sleep(60)
+if n == 3:
+    print("ferrotune: value=nan")
+if n == 4:
+    print("ferrotune: value=oops")
+if n >= 5:
+    print("ferrotune: value=1.5")
+"#,
+    );
+    let f = study_file(&e, "fails", "", "command = [\"python3\", \"obj.py\"]\ntimeout = 1", "n_trials = 6");
+    let start = Instant::now();
+    let out = e.fts(&["run", f.to_str().unwrap()]);
+    assert!(out.status.success(), "the study goes on: {}", text(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let t = e.trials("fails");
+    let msg = |i: usize| t[i]["message"].as_str().unwrap_or("").to_string();
+    assert!(msg(0).contains("exited with code 3") && msg(0).contains("ValueError: boom"), "{}", msg(0));
+    assert!(msg(1).contains("printed no 'ferrotune: value=...' line"), "{}", msg(1));
+    assert!(msg(2).contains("timed out after 1 s"), "{}", msg(2));
+    assert!(msg(3).contains("NaN is not a finite number"), "{}", msg(3));
+    assert!(msg(4).contains("'oops' is not a number"), "{}", msg(4));
+    assert_eq!(t[5]["state"], "complete");
+    for i in 0..5 {
+        assert_eq!(t[i]["state"], "failed");
+    }
+    // The timed-out program is gone, not left running.
+    let pid = std::fs::read_to_string(e.path("pid-2")).unwrap();
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} still alive");
+}
+
+#[test]
+fn ctrl_c_marks_the_running_trial_interrupted_and_stops_its_program() {
+    let e = Env::new();
+    e.write("slow.py", "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(60)\n");
+    let f = study_file(&e, "slow", "", "command = [\"python3\", \"slow.py\"]", "n_trials = 3");
+    let s = e.storage();
+    let mut child = Command::new(BIN)
+        .args(["run", f.to_str().unwrap(), "--storage", &s])
+        .current_dir(e.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !e.path("pid").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc_kill(child.id() as i32, 2) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let t = e.trials("slow");
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0]["state"], "failed");
+    assert_eq!(t[0]["message"], "interrupted");
+    let pid = std::fs::read_to_string(e.path("pid")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "objective process {pid} still alive");
+    // The interrupted trial does not use up the budget.
+    e.write("slow.py", "print('ferrotune: value=1')\n");
+    assert!(e.fts(&["run", f.to_str().unwrap(), "--quiet"]).status.success());
+    assert_eq!(e.trials("slow").len(), 4);
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn two_runs_of_one_study_share_its_budget() {
+    let e = Env::new();
+    e.write("obj.py", "import time\ntime.sleep(0.05)\nprint('ferrotune: value=1')\n");
+    let f = study_file(&e, "shared", "", "command = [\"python3\", \"obj.py\"]", "n_trials = 12\nn_jobs = 2");
+    let s = e.storage();
+    let spawn = || {
+        Command::new(BIN)
+            .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
+            .current_dir(e.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let t = e.trials("shared");
+    let numbers: Vec<u64> = t.iter().map(|t| t["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (0..numbers.len() as u64).collect::<Vec<_>>(), "no number twice");
+    // Checked before each trial: two processes may each overshoot by one.
+    assert!((12..=14).contains(&t.len()), "{} trials", t.len());
+}
+
+#[test]
+fn mistakes_give_one_clear_message() {
+    let e = Env::new();
+    let f = e.write("bad.toml", "[study\nname = 1");
+    assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "bad.toml");
+    let f = study_file(&e, "k", "", "command = [\"true\"]\nretries = 2", "n_trials = 1");
+    assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "unknown field `retries`");
+    let f = study_file(&e, "k", "", "command = [\"no-such-trainer\", \"--x={x}\"]", "n_trials = 1");
+    assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "'no-such-trainer' was not found on PATH");
+    let f = study_file(&e, "k", "", "command = [\"./missing.py\"]", "n_trials = 1");
+    assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "missing.py' does not exist");
+    let f = study_file(&e, "k", "", "command = [\"true\", \"{y}\"]", "n_trials = 1");
+    assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "{y} names no parameter");
+    assert_user_error(&e.ft(&["run", "nope.toml"]), "nope.toml");
+    let f = study_file(&e, "k", "", "command = [\"true\"]", "n_trials = 1");
+    for (url, needle) in [
+        ("sqlite:////no/such/dir/x.db", "directory /no/such/dir does not exist"),
+        ("sqlite:/x.db", "three or four slashes"),
+        ("postgres://127.0.0.1/test", "not built yet"),
+        ("mysql://x", "unknown storage"),
+    ] {
+        assert_user_error(&e.ft(&["run", f.to_str().unwrap(), "--storage", url]), needle);
+        assert_user_error(&e.ft(&["studies", "--storage", url]), needle);
+    }
+    e.write("junk.db", "not a database, definitely not, just some text here to fill the header");
+    assert_user_error(&e.ft(&["studies", "--storage", "sqlite:///junk.db"]), "junk.db");
+    assert_user_error(&e.fts(&["trials", "--study", "ghost"]), "no study named 'ghost'");
+    assert_user_error(&e.fts(&["delete", "--study", "ghost"]), "no study named 'ghost'");
+}
+
+#[test]
+fn listing_formats_and_delete() {
+    let e = Env::new();
+    e.write("space.json", SPACE);
+    for i in 0..2 {
+        e.fts(&["ask", "--study", "a", "--space", "space.json"]);
+        e.fts(&["tell", "--study", "a", "--trial", &i.to_string(), "--value", &format!("{}", 3 - i)]);
+    }
+    let csv = text(&e.fts(&["trials", "--study", "a", "--format", "csv"]).stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "number,state,value,params_x,params_lr,params_units,params_act,started_at,completed_at,duration_s,message"
+    );
+    assert_eq!(lines.count(), 2);
+    let table = text(&e.fts(&["trials", "--study", "a"]).stdout);
+    assert!(table.contains("complete") && table.contains("units"), "{table}");
+    let best: Value = serde_json::from_slice(&e.fts(&["best", "--study", "a", "--format", "json"]).stdout).unwrap();
+    assert_eq!(best[0]["number"], 1);
+    let studies: Value = serde_json::from_slice(&e.fts(&["studies", "--format", "json"]).stdout).unwrap();
+    assert_eq!(studies[0]["name"], "a");
+    assert_eq!(studies[0]["states"]["complete"], 2);
+    assert!(e.fts(&["delete", "--study", "a"]).status.success());
+    let studies: Value = serde_json::from_slice(&e.fts(&["studies", "--format", "json"]).stdout).unwrap();
+    assert_eq!(studies, serde_json::json!([]));
+}
+
+#[test]
+fn the_readme_example_study_runs() {
+    let e = Env::new();
+    let f = repo().join("examples/mlp-spirals.toml");
+    let out = Command::new(BIN)
+        .args(["run", f.to_str().unwrap(), "--n-trials", "4", "--storage", &e.storage()])
+        .env("SPIRALS_EPOCHS", "5")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = e.trials("mlp-spirals");
+    assert_eq!(t.len(), 4);
+    assert_eq!(t[0]["params"]["lr"], 0.05, "the enqueued configuration runs first");
+    assert!(t.iter().all(|t| t["state"] == "complete"), "{t:?}");
+    assert!(t.iter().all(|t| t["intermediate_values"].as_object().unwrap().len() == 5));
+}
+
+#[test]
+fn the_ask_tell_shell_example_runs() {
+    let e = Env::new();
+    let out = Command::new("bash")
+        .arg(repo().join("examples/ask_tell.sh"))
+        .env("FERROTUNE", BIN)
+        .env("STORAGE", e.storage())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(e.trials("ask-tell-demo").len(), 5);
+}
