@@ -23,7 +23,7 @@ def spirals(n, noise, rng):
     for label in (0, 1):
         for i in range(n):
             r = 0.2 + 0.8 * i / n
-            t = 1.0 * i / n * 2 * math.pi + label * math.pi
+            t = 1.3 * i / n * 2 * math.pi + label * math.pi
             pts.append(([r * math.cos(t) + rng.gauss(0, noise), r * math.sin(t) + rng.gauss(0, noise)], label))
     rng.shuffle(pts)
     return pts

@@ -1,1 +1,123 @@
-fn main(){}
+//! ferrotune's benchmark binary. Speed goals live here, never in timed tests.
+//!
+//!     cargo run --release -p ferrotune-bench -- storage
+//!
+//! `storage`: ask + tell round trips per second against an SQLite study that
+//! already holds N trials, through the library (one process, one open
+//! database) and through the CLI (`ferrotune ask` / `ferrotune tell`, a new
+//! process and connection per call, as a language-neutral driver uses it).
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferrotune::samplers::{QmcSampler, RandomSampler, Sampler};
+use ferrotune::storage::SqliteStorage;
+use ferrotune::{SpaceSpec, Study, TellOutcome};
+
+#[derive(Parser)]
+#[command(about = "ferrotune benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// ask + tell round trips per second with SQLite storage.
+    Storage {
+        /// Stored trials before measuring (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        stored: Vec<usize>,
+        /// Round trips measured through the library.
+        #[arg(long, default_value_t = 1000)]
+        rounds: usize,
+        /// Round trips measured through the CLI (0 to skip).
+        #[arg(long, default_value_t = 100)]
+        cli_rounds: usize,
+        /// The ferrotune binary for the CLI measurement.
+        #[arg(long, default_value = "target/release/ferrotune")]
+        ferrotune: PathBuf,
+    },
+}
+
+const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": true}, "units": {"type": "int", "low": 16, "high": 256, "step": 16}, "act": {"type": "categorical", "choices": ["relu", "tanh"]}}"#;
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),
+    }
+}
+
+fn round_trip(study: &Study, space: &SpaceSpec) -> Result<()> {
+    let mut t = study.ask()?;
+    let p = space.suggest_all(&mut t)?;
+    let x = p["x"].as_f64().unwrap_or(0.0);
+    study.tell(t.number(), TellOutcome::Values(vec![x * x]))?;
+    Ok(())
+}
+
+fn open(db: &Path, sampler: Arc<dyn Sampler>) -> Result<Study> {
+    Ok(Study::builder("bench").storage(Arc::new(SqliteStorage::open(db)?)).sampler_arc(sampler).load_or_create()?)
+}
+
+fn storage(stored: &[usize], rounds: usize, cli_rounds: usize, ferrotune: &Path) -> Result<()> {
+    let space = SpaceSpec::from_json_str(SPACE)?;
+    println!("| stored trials | driver | sampler | round trips | total (s) | round trips/s | ms per ask+tell |");
+    println!("|---:|---|---|---:|---:|---:|---:|");
+    for &n in stored {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("bench.db");
+        let fill = Instant::now();
+        {
+            let study = open(&db, Arc::new(RandomSampler::new(Some(0))))?;
+            for _ in 0..n {
+                round_trip(&study, &space)?;
+            }
+        }
+        eprintln!("filled {n} trials in {:.1} s", fill.elapsed().as_secs_f64());
+        for (name, sampler) in [
+            ("random", Arc::new(RandomSampler::new(Some(1))) as Arc<dyn Sampler>),
+            ("qmc", Arc::new(QmcSampler::new(Some(1)))),
+        ] {
+            let study = open(&db, sampler)?;
+            let start = Instant::now();
+            for _ in 0..rounds {
+                round_trip(&study, &space)?;
+            }
+            report(n, "library", name, rounds, start.elapsed().as_secs_f64());
+        }
+        if cli_rounds > 0 {
+            let space_file = dir.path().join("space.json");
+            std::fs::write(&space_file, SPACE)?;
+            let url = format!("sqlite:///{}", db.display());
+            let start = Instant::now();
+            for _ in 0..cli_rounds {
+                let out = std::process::Command::new(ferrotune)
+                    .args(["ask", "--storage", &url, "--study", "bench", "--space"])
+                    .arg(&space_file)
+                    .output()
+                    .with_context(|| format!("running {} (build it with cargo build --release)", ferrotune.display()))?;
+                anyhow::ensure!(out.status.success(), "ask failed: {}", String::from_utf8_lossy(&out.stderr));
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+                let trial = v["trial"].to_string();
+                let st = std::process::Command::new(ferrotune)
+                    .args(["tell", "--storage", &url, "--study", "bench", "--trial", &trial, "--value", "1.0"])
+                    .status()?;
+                anyhow::ensure!(st.success(), "tell failed");
+            }
+            report(n, "CLI processes", "random", cli_rounds, start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}
+
+fn report(n: usize, driver: &str, sampler: &str, rounds: usize, secs: f64) {
+    println!(
+        "| {n} | {driver} | {sampler} | {rounds} | {secs:.2} | {:.0} | {:.2} |",
+        rounds as f64 / secs,
+        secs * 1000.0 / rounds as f64
+    );
+}

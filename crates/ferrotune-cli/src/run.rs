@@ -137,7 +137,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             let best_text = if study.is_multi_objective() {
                 study.best_trials().ok().map(|f| format!("Pareto front: {} trials", f.len()))
             } else {
-                study.best_trial().ok().flatten().map(|b| format!("best {} (trial {})", num(b.value().unwrap_or(f64::NAN)), b.number))
+                study.best_trial().ok().flatten().map(|b| format!("best value {} (trial {})", num(b.value().unwrap_or(f64::NAN)), b.number))
             };
             *best.lock().unwrap() = best_text.clone();
             match &bar {

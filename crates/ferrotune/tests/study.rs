@@ -354,3 +354,17 @@ mod properties {
     }
 }
 
+
+#[test]
+fn a_study_wide_total_is_exact_within_a_process_and_ignores_interrupted_trials() {
+    let s = study_with(RandomSampler::new(Some(1)));
+    let t = s.ask().unwrap();
+    s.tell(t.number(), TellOutcome::Failed(Some("interrupted".into()))).unwrap();
+    let t = s.ask().unwrap();
+    s.tell(t.number(), TellOutcome::Failed(Some("CUDA OOM".into()))).unwrap();
+    let r = s.optimize(|t: &mut Trial| Ok(t.suggest_float("x", 0.0, 1.0).sample()?), Optimize::default().study_total(10).n_jobs(4)).unwrap();
+    assert_eq!(r.stop, StopReason::Budget);
+    // 10 counted: the genuine failure and 9 new ones; the interrupted one is free.
+    assert_eq!(r.complete, 9);
+    assert_eq!(s.trials().unwrap().len(), 11);
+}
