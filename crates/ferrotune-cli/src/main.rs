@@ -30,6 +30,17 @@ struct StorageArg {
     storage: String,
 }
 
+/// Which study to show, and how.
+#[derive(clap::Args)]
+struct StudyQuery {
+    #[arg(long)]
+    study: String,
+    #[command(flatten)]
+    storage: StorageArg,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Format {
     Table,
@@ -68,23 +79,9 @@ enum Command {
         format: Format,
     },
     /// List a study's trials.
-    Trials {
-        #[arg(long)]
-        study: String,
-        #[command(flatten)]
-        storage: StorageArg,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
+    Trials(StudyQuery),
     /// Show the best trial (the Pareto front for several objectives).
-    Best {
-        #[arg(long)]
-        study: String,
-        #[command(flatten)]
-        storage: StorageArg,
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-    },
+    Best(StudyQuery),
     /// Delete a study and all its trials.
     Delete {
         #[arg(long)]
@@ -123,10 +120,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Ask(a) => ask_tell::ask(a).map(|_| ExitCode::SUCCESS),
         Command::Tell(a) => ask_tell::tell(a, quiet).map(|_| ExitCode::SUCCESS),
         Command::Studies { storage, format } => output::studies(&storage.storage, format).map(|_| ExitCode::SUCCESS),
-        Command::Trials { study, storage, format } => {
-            output::trials(&storage.storage, &study, format).map(|_| ExitCode::SUCCESS)
-        }
-        Command::Best { study, storage, format } => output::best(&storage.storage, &study, format).map(|_| ExitCode::SUCCESS),
+        Command::Trials(q) => output::trials(&q.storage.storage, &q.study, q.format).map(|_| ExitCode::SUCCESS),
+        Command::Best(q) => output::best(&q.storage.storage, &q.study, q.format).map(|_| ExitCode::SUCCESS),
         Command::Delete { study, storage } => {
             let s = ferrotune::storage::open(&storage.storage)?;
             s.delete_study(&study)?;

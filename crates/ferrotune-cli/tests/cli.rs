@@ -284,9 +284,7 @@ if n >= 5:
     assert!(msg(3).contains("NaN is not a finite number"), "{}", msg(3));
     assert!(msg(4).contains("'oops' is not a number"), "{}", msg(4));
     assert_eq!(t[5]["state"], "complete");
-    for i in 0..5 {
-        assert_eq!(t[i]["state"], "failed");
-    }
+    assert!(t[..5].iter().all(|t| t["state"] == "failed"));
     // The timed-out program is gone, not left running.
     let pid = std::fs::read_to_string(e.path("pid-2")).unwrap();
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} still alive");

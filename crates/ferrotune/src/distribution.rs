@@ -471,7 +471,7 @@ mod tests {
         for k in 0..100 {
             let x = d.from_unit(k as f64 / 100.0);
             assert!(d.contains(x), "{x}");
-            assert_eq!(format!("{x}").len() <= 3, true, "{x} should print cleanly");
+            assert!(format!("{x}").len() <= 3, "{x} should print cleanly");
         }
         let d = Distribution::float_log(1e-5, 1e-1);
         assert!((d.from_unit(0.5) - 1e-3).abs() < 1e-12);

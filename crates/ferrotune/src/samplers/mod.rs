@@ -94,9 +94,10 @@ impl<S: Sampler + ?Sized> Sampler for std::sync::Arc<S> {
 
 /// A sampler named in a study file (`[sampler] type = "grid"`) or on the
 /// command line (`--sampler qmc`).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SamplerConfig {
+    #[default]
     Random,
     Grid {
         /// Values per continuous axis (discrete axes with fewer values use all).
@@ -117,12 +118,6 @@ fn default_points_per_axis() -> usize {
 
 /// Names accepted by [`SamplerConfig::from_name`].
 pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc"];
-
-impl Default for SamplerConfig {
-    fn default() -> Self {
-        SamplerConfig::Random
-    }
-}
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.

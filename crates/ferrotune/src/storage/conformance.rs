@@ -124,7 +124,7 @@ fn concurrent_workers_get_distinct_numbers_and_claims() {
 
 #[test]
 fn values_round_trip_bit_for_bit() {
-    let tricky = [0.1 + 0.2, 1.0 / 3.0, 1.946_859_824_627_645_8, 5e-324, -1.7976931348623157e308, 123456789.123456789];
+    let tricky = [0.1 + 0.2, 1.0 / 3.0, 1.946_859_824_627_645_8, 5e-324, -1.7976931348623157e308, 123_456_789.123_456_79];
     for (s, _d) in backends() {
         let st = s.create_study("s", &[Direction::Minimize; 6]).unwrap();
         let t = s.create_trial(st.id, NewTrial::default()).unwrap();
