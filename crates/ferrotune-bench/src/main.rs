@@ -1,11 +1,15 @@
 //! ferrotune's benchmark binary. Speed goals live here, never in timed tests.
 //!
 //!     cargo run --release -p ferrotune-bench -- storage
+//!     cargo run --release -p ferrotune-bench -- quality
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
 //! already holds N trials, through the library (one process, one open
 //! database) and through the CLI (`ferrotune ask` / `ferrotune tell`, a new
 //! process and connection per call, as a language-neutral driver uses it).
+
+mod problems;
+mod quality;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -26,6 +30,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Simple regret of each sampler on standard problems over many seeds.
+    Quality {
+        /// Samplers to compare (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "random,qmc,tpe")]
+        samplers: Vec<String>,
+        /// Only problems whose name contains one of these (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        problems: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        #[arg(long, default_value_t = 100)]
+        trials: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// ask + tell round trips per second with SQLite storage.
     Storage {
         /// Stored trials before measuring (comma-separated).
@@ -47,6 +66,7 @@ const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"t
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Quality { samplers, problems, seeds, trials, threads } => quality::run(&samplers, &problems, seeds, trials, threads.max(1)),
         Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),
     }
 }

@@ -35,6 +35,7 @@
 
 pub mod distribution;
 mod error;
+pub mod math;
 pub mod multi_objective;
 pub mod objective;
 pub mod pruners;

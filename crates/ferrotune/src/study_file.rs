@@ -295,8 +295,12 @@ high = 1
         assert!(e.contains("direction 'up'"), "{e}");
         let e = parse("[study\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
-        let e = parse(&format!("{OK}\n[sampler]\ntype = \"tpe\"\n")).unwrap_err().to_string();
-        assert!(e.contains("unknown variant `tpe`"), "{e}");
+        let e = parse(&format!("{OK}\n[sampler]\ntype = \"bayes\"\n")).unwrap_err().to_string();
+        assert!(e.contains("unknown variant `bayes`"), "{e}");
+        let e = parse(&format!("{OK}\n[sampler]\ntype = \"tpe\"\nn_startup = 3\n")).unwrap_err().to_string();
+        assert!(e.contains("unknown field `n_startup`"), "{e}");
+        let f = parse(&format!("{OK}\n[sampler]\ntype = \"tpe\"\nn_startup_trials = 3\nconstant_liar = true\n")).unwrap();
+        assert!(matches!(f.sampler, SamplerConfig::Tpe(o) if o.n_startup_trials == 3 && o.constant_liar && o.multivariate));
     }
 
     #[test]

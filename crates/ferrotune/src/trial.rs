@@ -65,6 +65,9 @@ impl ParamRecord {
     }
 }
 
+/// System attribute holding a trial's constraint values.
+pub const CONSTRAINTS_ATTR: &str = "constraints";
+
 /// The process that runs a trial, so a dead worker's trials can be found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
@@ -117,6 +120,14 @@ impl FrozenTrial {
     /// Wall time between start and completion.
     pub fn duration(&self) -> Option<f64> {
         Some(self.completed_at? - self.started_at?)
+    }
+    /// Constraint values the objective recorded (feasible when all are <= 0).
+    pub fn constraints(&self) -> Option<Vec<f64>> {
+        self.system_attrs.get(CONSTRAINTS_ATTR).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+    /// Whether every recorded constraint holds (true when there are none).
+    pub fn is_feasible(&self) -> bool {
+        self.constraints().is_none_or(|c| c.iter().all(|x| *x <= 0.0))
     }
     /// The last reported intermediate value and its step.
     pub fn last_intermediate(&self) -> Option<(u64, f64)> {

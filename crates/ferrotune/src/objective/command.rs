@@ -21,6 +21,8 @@
 //! * `ferrotune: value=0.973` — the objective value (the last one printed
 //!   counts); `value=0.97,0.12` for several objectives;
 //! * `ferrotune: report step=3 value=0.91` — an intermediate value;
+//! * `ferrotune: constraints=0.2,-1` — constraint values (feasible when all
+//!   are <= 0);
 //! * or the same as JSON lines: `{"ferrotune": "value", "value": 0.973}`,
 //!   `{"ferrotune": "value", "values": [0.97, 0.12]}`,
 //!   `{"ferrotune": "report", "step": 3, "value": 0.91}`.
@@ -126,6 +128,7 @@ pub fn env_var_name(param: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     Value(Vec<f64>),
+    Constraints(Vec<f64>),
     Report { step: u64, value: f64 },
 }
 
@@ -164,11 +167,13 @@ fn parse_text(rest: &str) -> std::result::Result<Message, String> {
         }
         return Ok(Message::Report { step: step.ok_or("report needs step=N")?, value: value.ok_or("report needs value=X")? });
     }
+    let list = |v: &str| v.split(',').map(float).collect::<std::result::Result<Vec<f64>, _>>();
     match kv(first) {
-        Some((k, v)) if k == "value" || k == "values" => {
-            Ok(Message::Value(v.split(',').map(float).collect::<std::result::Result<_, _>>()?))
-        }
-        _ => Err(format!("unknown message '{first}'; expected value=X or report step=N value=X")),
+        Some((k, v)) if k == "value" || k == "values" => Ok(Message::Value(list(&v)?)),
+        Some((k, v)) if k == "constraints" => Ok(Message::Constraints(list(&v)?)),
+        _ => Err(format!(
+            "unknown message '{first}'; expected value=X, constraints=C1,C2 or report step=N value=X"
+        )),
     }
 }
 
@@ -188,6 +193,9 @@ fn parse_json(kind: &str, v: &serde_json::Value) -> std::result::Result<Message,
                 Ok(Message::Value(vec![num(v.get("value").ok_or("needs \"value\" or \"values\"")?)?]))
             }
         }
+        "constraints" => Ok(Message::Constraints(
+            v.get("values").and_then(|x| x.as_array()).ok_or("needs a \"values\" list")?.iter().map(num).collect::<std::result::Result<_, _>>()?,
+        )),
         "report" => Ok(Message::Report {
             step: v.get("step").and_then(|s| s.as_u64()).ok_or("needs a whole-number \"step\"")?,
             value: num(v.get("value").ok_or("needs \"value\"")?)?,
@@ -399,6 +407,11 @@ impl CommandObjective {
                     None => {}
                     Some(Err(e)) => protocol_error = protocol_error.or(Some(e)),
                     Some(Ok(Message::Value(v))) => value = Some(v),
+                    Some(Ok(Message::Constraints(c))) => {
+                        if let Err(e) = trial.set_constraints(&c) {
+                            protocol_error = protocol_error.or(Some(e.to_string()));
+                        }
+                    }
                     Some(Ok(Message::Report { step, value })) => {
                         if let Err(e) = trial.report(step, value) {
                             break Some(ObjectiveError::msg(format!("storing report failed: {e}")));
@@ -483,6 +496,11 @@ mod tests {
         );
         assert!(matches!(parse_line("ferrotune: value=abc"), Some(Err(e)) if e.contains("'abc' is not a number")));
         assert!(matches!(parse_line("ferrotune: report value=1"), Some(Err(e)) if e.contains("needs step")));
+        assert_eq!(parse_line("ferrotune: constraints=0.5,-1"), Some(Ok(Message::Constraints(vec![0.5, -1.0]))));
+        assert_eq!(
+            parse_line(r#"{"ferrotune": "constraints", "values": [0.5]}"#),
+            Some(Ok(Message::Constraints(vec![0.5])))
+        );
         assert_eq!(parse_line("epoch 3 loss=0.2"), None);
         assert_eq!(parse_line(r#"{"loss": 0.2}"#), None);
         assert!(matches!(parse_line("ferrotune: value=nan"), Some(Ok(Message::Value(v))) if v[0].is_nan()));

@@ -17,10 +17,15 @@
 mod grid;
 mod qmc;
 mod random;
+pub mod ranking;
+mod tpe;
+pub mod search_space;
+pub mod transform;
 
 pub use grid::GridSampler;
 pub use qmc::QmcSampler;
 pub use random::RandomSampler;
+pub use tpe::{TpeOptions, TpeSampler};
 
 use indexmap::IndexMap;
 
@@ -110,6 +115,8 @@ pub enum SamplerConfig {
     /// Scrambled Sobol (also accepted as `sobol`).
     #[serde(alias = "sobol")]
     Qmc,
+    /// Tree-structured Parzen Estimator; options as in [`TpeOptions`].
+    Tpe(TpeOptions),
 }
 
 fn default_points_per_axis() -> usize {
@@ -117,7 +124,7 @@ fn default_points_per_axis() -> usize {
 }
 
 /// Names accepted by [`SamplerConfig::from_name`].
-pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc"];
+pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe"];
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.
@@ -126,7 +133,8 @@ impl SamplerConfig {
             "random" => SamplerConfig::Random,
             "grid" => SamplerConfig::Grid { points_per_axis: default_points_per_axis(), shuffle: false },
             "qmc" | "sobol" => SamplerConfig::Qmc,
-            "tpe" | "gp" | "cmaes" | "nsga2" | "ga" => {
+            "tpe" => SamplerConfig::Tpe(TpeOptions::default()),
+            "gp" | "cmaes" | "nsga2" | "ga" => {
                 return Err(crate::Error::InvalidSpec(format!(
                     "sampler '{name}' is not built yet; available: {}",
                     SAMPLER_NAMES.join(", ")
@@ -146,6 +154,7 @@ impl SamplerConfig {
         Ok(match self {
             SamplerConfig::Random => std::sync::Arc::new(RandomSampler::new(Some(seed))),
             SamplerConfig::Qmc => std::sync::Arc::new(QmcSampler::new(Some(seed))),
+            SamplerConfig::Tpe(o) => std::sync::Arc::new(TpeSampler::new(Some(seed), o.clone())),
             SamplerConfig::Grid { points_per_axis, shuffle } => {
                 let space = space.ok_or_else(|| {
                     crate::Error::InvalidSpec("the grid sampler needs a declarative search space".into())

@@ -282,7 +282,7 @@ impl Study {
             .ok_or_else(|| Error::TrialNotFound { study: self.name().to_string(), number })
     }
 
-    /// The best complete trial of a single-objective study, if any.
+    /// The best feasible complete trial of a single-objective study, if any.
     pub fn best_trial(&self) -> Result<Option<Arc<FrozenTrial>>> {
         if self.is_multi_objective() {
             return Err(Error::InvalidSpec(format!(
@@ -293,7 +293,7 @@ impl Study {
         }
         let d = self.direction();
         let mut best: Option<Arc<FrozenTrial>> = None;
-        for t in self.trials_in(&[TrialState::Complete])? {
+        for t in self.trials_in(&[TrialState::Complete])?.into_iter().filter(|t| t.is_feasible()) {
             let better = match (&best, t.value()) {
                 (_, None) => false,
                 (None, Some(_)) => true,
@@ -311,11 +311,14 @@ impl Study {
         Ok(self.best_trial()?.and_then(|t| t.value()))
     }
 
-    /// The complete trials no other complete trial dominates: the Pareto front
+    /// The feasible complete trials no other one dominates: the Pareto front
     /// (for one objective, every trial tied for best).
     pub fn best_trials(&self) -> Result<Vec<Arc<FrozenTrial>>> {
-        let done: Vec<Arc<FrozenTrial>> =
-            self.trials_in(&[TrialState::Complete])?.into_iter().filter(|t| t.values.is_some()).collect();
+        let done: Vec<Arc<FrozenTrial>> = self
+            .trials_in(&[TrialState::Complete])?
+            .into_iter()
+            .filter(|t| t.values.is_some() && t.is_feasible())
+            .collect();
         let points: Vec<&[f64]> = done.iter().map(|t| t.values.as_deref().unwrap_or(&[])).collect();
         Ok(pareto_front(&points, self.directions()).into_iter().map(|i| done[i].clone()).collect())
     }

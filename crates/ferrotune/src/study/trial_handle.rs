@@ -162,6 +162,16 @@ impl Trial {
         self.interrupt.clone()
     }
 
+    /// Records constraint values for this trial: it is feasible when every
+    /// value is <= 0. Best trials, the Pareto front and the model-based
+    /// samplers prefer feasible trials.
+    pub fn set_constraints(&mut self, values: &[f64]) -> Result<()> {
+        if let Some(bad) = values.iter().find(|v| v.is_nan()) {
+            return Err(Error::InvalidValue(format!("constraint value {bad} is not a number")));
+        }
+        self.set_attr(AttrKind::System, crate::trial::CONSTRAINTS_ATTR, serde_json::json!(values))
+    }
+
     /// Stores a user attribute on this trial (any serializable value).
     pub fn set_user_attr(&mut self, key: &str, value: impl Serialize) -> Result<()> {
         let v = serde_json::to_value(value).map_err(|e| Error::InvalidValue(format!("attribute '{key}': {e}")))?;
