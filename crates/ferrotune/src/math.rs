@@ -133,3 +133,111 @@ mod tests {
         assert!(sample_truncnorm(0.5, 0.2, 0.0, 1.0, 0.5).abs() - 0.5 < 1e-12);
     }
 }
+
+/// e^x for x <= 0, branch-free so loops over it vectorise: Cody–Waite range
+/// reduction by ln 2, then a degree-12 Taylor polynomial on |r| <= ln2/2
+/// (truncation error < 2e-16 relative). Inputs below -708 give ~0 (the
+/// terms logsumexp drops anyway).
+#[inline(always)]
+pub fn exp_nonpos(x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
+    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let x = if x < -708.0 { -708.0 } else if x > 0.0 { 0.0 } else { x };
+    let kf = x * std::f64::consts::LOG2_E + SHIFT;
+    let k = kf - SHIFT;
+    let ki = (kf.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let mut p = 1.0 / 479_001_600.0;
+    for c in [
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    p * f64::from_bits(((ki + 1023) as u64) << 52)
+}
+
+/// ln Σ exp(x_i) using [`exp_nonpos`] (every x_i - max is <= 0).
+pub fn logsumexp_fast(xs: &[f64]) -> f64 {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return m;
+    }
+    // Four independent partial sums: lets the compiler vectorise the loop
+    // (a single running sum would force strict left-to-right order).
+    let mut acc = [0.0f64; 4];
+    let chunks = xs.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().map(|&x| exp_nonpos(x - m)).sum();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += exp_nonpos(c[k] - m);
+        }
+    }
+    m + (acc[0] + acc[1] + acc[2] + acc[3] + rest).ln()
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_matches_std() {
+        let mut worst: f64 = 0.0;
+        for i in 0..200_000 {
+            let x = -(i as f64) * 0.0035;
+            let (a, b) = (exp_nonpos(x), x.exp());
+            worst = worst.max(((a - b) / b).abs());
+        }
+        assert!(worst < 4e-16, "{worst}");
+        assert_eq!(exp_nonpos(0.0), 1.0);
+        assert!(exp_nonpos(-1000.0) < 1e-300);
+        for i in 0..10_000 {
+            let x = -8.0 + i as f64 * 0.0016;
+            let (a, b) = (erfc_approx(x), libm::erfc(x));
+            assert!(((a - b) / b).abs() < 1.3e-7, "erfc({x}): {a} vs {b}");
+        }
+        assert!((norm_mass_approx(-0.5, 2.0) - norm_mass(-0.5, 2.0)).abs() < 1e-7);
+        let xs = [-1.0, -2.5, 0.3, -700.0];
+        assert!((logsumexp_fast(&xs) - logsumexp(&xs)).abs() < 1e-14);
+    }
+}
+
+/// erfc(x) to a relative error below 1.2e-7 everywhere (the Chebyshev fit
+/// of Numerical Recipes' `erfcc`), branch-light and built on [`exp_nonpos`]:
+/// for normalising constants where that accuracy is ample.
+#[inline(always)]
+pub fn erfc_approx(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * exp_nonpos(-z * z + poly);
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// Standard normal mass between a and b to ~1e-7 relative accuracy, for
+/// intervals that contain or touch 0 (where no cancellation can occur).
+#[inline(always)]
+pub fn norm_mass_approx(a: f64, b: f64) -> f64 {
+    // Φ(b) - Φ(a) = (erfc(-b/√2) - erfc(-a/√2)) / 2
+    (0.5 * (erfc_approx(-b * FRAC_1_SQRT_2) - erfc_approx(-a * FRAC_1_SQRT_2))).max(f64::MIN_POSITIVE)
+}

@@ -15,6 +15,7 @@
 //! or another process continues exactly where the last one stopped.
 
 mod grid;
+pub mod observations;
 mod qmc;
 mod random;
 pub mod ranking;
@@ -134,6 +135,7 @@ impl SamplerConfig {
             "grid" => SamplerConfig::Grid { points_per_axis: default_points_per_axis(), shuffle: false },
             "qmc" | "sobol" => SamplerConfig::Qmc,
             "tpe" => SamplerConfig::Tpe(TpeOptions::default()),
+            "tpe-univariate" => SamplerConfig::Tpe(TpeOptions { multivariate: false, ..TpeOptions::default() }),
             "gp" | "cmaes" | "nsga2" | "ga" => {
                 return Err(crate::Error::InvalidSpec(format!(
                     "sampler '{name}' is not built yet; available: {}",

@@ -17,13 +17,14 @@ use std::sync::{Arc, Mutex};
 
 use self::parzen::{DimKind, Parzen, ParzenOptions};
 use super::ranking::{rank_multi, rank_single};
-use super::search_space::{group_decomposition, intersection, is_observed};
+use super::observations::Observations;
+use super::search_space::is_observed;
 use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
 use crate::error::Result;
 use crate::rng::{fresh_seed, rng_for};
-use crate::study::{History, Study};
+use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
 /// TPE options; the defaults follow Optuna's, except that the multivariate,
@@ -78,14 +79,19 @@ pub struct TpeSampler {
     seed: u64,
     opts: TpeOptions,
     random: RandomSampler,
-    cache: Mutex<Option<Ranked>>,
+    state: Mutex<State>,
 }
 
-/// Observed trials best first, and running ones, for one history snapshot.
-struct Ranked {
-    history: History,
-    ranked: Vec<Arc<FrozenTrial>>,
-    running: Vec<Arc<FrozenTrial>>,
+/// Derived from storage on every ask (incrementally); never the source of truth.
+#[derive(Default)]
+struct State {
+    obs: Observations,
+    /// Observed rows best first, computed when this many trials were
+    /// observed (finished trials never change, so the ranking only changes
+    /// when another one finishes).
+    ranked_at: Option<usize>,
+    ranked: Vec<usize>,
+    running: Vec<usize>,
 }
 
 impl std::fmt::Debug for TpeSampler {
@@ -111,18 +117,19 @@ fn default_weights(n: usize) -> Vec<f64> {
 impl TpeSampler {
     pub fn new(seed: Option<u64>, opts: TpeOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
-        TpeSampler { seed, opts, random: RandomSampler::new(Some(seed)), cache: Mutex::new(None) }
+        TpeSampler { seed, opts, random: RandomSampler::new(Some(seed)), state: Mutex::new(State::default()) }
     }
 
     fn gamma(&self, n: usize) -> usize {
         ((self.opts.gamma * n as f64).ceil() as usize).min(self.opts.gamma_max)
     }
 
-    fn ranked(&self, study: &Study) -> Result<(Vec<Arc<FrozenTrial>>, Vec<Arc<FrozenTrial>>)> {
-        let history = study.trials()?;
-        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = c.as_ref().filter(|r| Arc::ptr_eq(&r.history, &history)) {
-            return Ok((r.ranked.clone(), r.running.clone()));
+    /// Syncs the index and ranks the observed trials (once per snapshot).
+    fn synced<'a>(&self, study: &Study, st: &'a mut State) -> Result<&'a mut State> {
+        let history = st.obs.sync(study)?;
+        st.running = history.iter().filter(|t| t.state == TrialState::Running).map(|t| t.number as usize).collect();
+        if st.ranked_at == Some(st.obs.n_observed()) {
+            return Ok(st);
         }
         let observed: Vec<Arc<FrozenTrial>> = history.iter().filter(|t| is_observed(t)).cloned().collect();
         let ranked = if study.is_multi_objective() {
@@ -132,34 +139,30 @@ impl TpeSampler {
         } else {
             rank_single(&observed, study.direction())
         };
-        let running: Vec<Arc<FrozenTrial>> = history.iter().filter(|t| t.state == TrialState::Running).cloned().collect();
-        *c = Some(Ranked { history, ranked: ranked.clone(), running: running.clone() });
-        Ok((ranked, running))
-    }
-
-    fn n_observed(&self, study: &Study) -> Result<usize> {
-        Ok(study.trials()?.iter().filter(|t| t.state == TrialState::Complete).count())
+        st.ranked = ranked.iter().map(|t| t.number as usize).collect();
+        st.ranked_at = Some(st.obs.n_observed());
+        Ok(st)
     }
 
     /// Samples `space` jointly for `trial`; internal values by name.
     fn sample_space(
         &self,
-        study: &Study,
+        st: &State,
         trial: &FrozenTrial,
         space: &SearchSpace,
         multivariate: bool,
-    ) -> Result<IndexMap<String, f64>> {
-        let (ranked, running) = self.ranked(study)?;
-        let has_all = |t: &FrozenTrial| space.iter().all(|(k, d)| t.params.get(k).is_some_and(|p| &p.distribution == d));
-        let obs: Vec<&Arc<FrozenTrial>> = ranked.iter().filter(|t| has_all(t)).collect();
+    ) -> IndexMap<String, f64> {
+        let cols = st.obs.columns_for(space);
+        let has_all = |r: &usize| cols.as_ref().is_some_and(|c| c.iter().all(|c| !c.values[*r].is_nan()));
+        let obs: Vec<usize> = st.ranked.iter().copied().filter(has_all).collect();
         let n_below = self.gamma(obs.len());
-        let mut below: Vec<&Arc<FrozenTrial>> = obs[..n_below].to_vec();
-        let mut above: Vec<&Arc<FrozenTrial>> = obs[n_below..].to_vec();
+        let mut below: Vec<usize> = obs[..n_below].to_vec();
+        let mut above: Vec<usize> = obs[n_below..].to_vec();
         if self.opts.constant_liar {
-            above.extend(running.iter().filter(|t| t.id != trial.id && has_all(t)));
+            above.extend(st.running.iter().copied().filter(|&r| r != trial.number as usize).filter(has_all));
         }
-        below.sort_by_key(|t| t.number);
-        above.sort_by_key(|t| t.number);
+        below.sort_unstable();
+        above.sort_unstable();
 
         let axes: Vec<Option<UnitAxis>> = space.values().map(UnitAxis::new).collect();
         let kinds: Vec<DimKind> = space
@@ -169,14 +172,14 @@ impl TpeSampler {
                 _ => DimKind::Numerical,
             })
             .collect();
-        let columns = |set: &[&Arc<FrozenTrial>]| -> Vec<Vec<f64>> {
-            space
-                .keys()
+        let columns = |rows: &[usize]| -> Vec<Vec<f64>> {
+            let Some(cols) = &cols else { return vec![vec![]; space.len()] };
+            cols.iter()
                 .zip(&axes)
-                .map(|(k, axis)| {
-                    set.iter()
-                        .map(|t| {
-                            let x = t.params[k].internal;
+                .map(|(c, axis)| {
+                    rows.iter()
+                        .map(|&r| {
+                            let x = c.values[r];
                             axis.as_ref().map_or(x, |a| a.encode(x))
                         })
                         .collect()
@@ -198,7 +201,7 @@ impl TpeSampler {
         let best = (0..candidates.len())
             .max_by(|&a, &b| (ll[a] - lg[a]).total_cmp(&(ll[b] - lg[b])).then(b.cmp(&a)))
             .unwrap_or(0);
-        Ok(space
+        space
             .iter()
             .zip(&axes)
             .zip(&candidates[best])
@@ -209,7 +212,11 @@ impl TpeSampler {
                 };
                 (k.clone(), x)
             })
-            .collect())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -222,36 +229,37 @@ impl Sampler for TpeSampler {
         if !self.opts.multivariate {
             return Ok(SearchSpace::new());
         }
-        let trials = study.trials()?;
-        Ok(if self.opts.group {
-            group_decomposition(&trials).into_iter().flatten().collect()
-        } else {
-            intersection(&trials)
-        })
+        let mut st = self.lock();
+        let st = self.synced(study, &mut st)?;
+        Ok(if self.opts.group { st.obs.groups().into_iter().flatten().collect() } else { st.obs.intersection() })
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
-        if space.is_empty() || self.n_observed(study)? < self.opts.n_startup_trials {
+        let mut st = self.lock();
+        let st = self.synced(study, &mut st)?;
+        if space.is_empty() || st.obs.n_observed() < self.opts.n_startup_trials {
             return Ok(RelativeSample::default());
         }
         let groups = if self.opts.group {
-            group_decomposition(&study.trials()?).into_iter().filter(|g| g.keys().all(|k| space.contains_key(k))).collect()
+            st.obs.groups().into_iter().filter(|g| g.keys().all(|k| space.contains_key(k))).collect()
         } else {
             vec![space.clone()]
         };
         let mut values = IndexMap::new();
         for g in groups {
-            values.extend(self.sample_space(study, trial, &g, true)?);
+            values.extend(self.sample_space(st, trial, &g, true));
         }
         Ok(RelativeSample { values, system_attrs: vec![] })
     }
 
     fn sample_independent(&self, study: &Study, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
-        if self.n_observed(study)? < self.opts.n_startup_trials {
+        let mut st = self.lock();
+        let st = self.synced(study, &mut st)?;
+        if st.obs.n_observed() < self.opts.n_startup_trials {
             return self.random.sample_independent(study, trial, name, dist);
         }
         let space: SearchSpace = [(name.to_string(), dist.clone())].into_iter().collect();
-        Ok(self.sample_space(study, trial, &space, false)?[name])
+        Ok(self.sample_space(st, trial, &space, false)[name])
     }
 }
 

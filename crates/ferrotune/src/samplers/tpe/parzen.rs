@@ -12,7 +12,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::math::{norm_mass, sample_truncnorm, LN_SQRT_2PI};
+use crate::math::{norm_mass_approx, sample_truncnorm, LN_SQRT_2PI};
 
 /// What kind of dimension, for building the estimator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,14 +36,17 @@ pub struct ParzenOptions {
 
 #[derive(Debug, Clone)]
 enum Dim {
-    Num { mus: Vec<f64>, sigmas: Vec<f64>, log_norm: Vec<f64> },
+    Num { mus: Vec<f64>, sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
     Cat { log_probs: Vec<Vec<f64>> },
 }
 
 /// A fitted mixture. Component `n_obs` (the last) is the prior.
 #[derive(Debug, Clone)]
 pub struct Parzen {
-    log_weights: Vec<f64>,
+    /// Per component: ln weight + every numerical dimension's ln of its
+    /// normalising constant (1 / (σ √(2π) · truncated mass)), so evaluating a
+    /// point only adds the quadratic terms.
+    log_consts: Vec<f64>,
     cum_weights: Vec<f64>,
     dims: Vec<Dim>,
 }
@@ -65,7 +68,9 @@ impl Parzen {
             })
             .collect();
         let n_dims = kinds.len();
-        let dims = kinds
+        let mut scale = vec![1.0f64; n + 1];
+        let n_num = kinds.iter().filter(|k| matches!(k, DimKind::Numerical)).count() as f64;
+        let dims: Vec<Dim> = kinds
             .iter()
             .zip(obs)
             .map(|(kind, xs)| match kind {
@@ -84,12 +89,12 @@ impl Parzen {
                     }
                     mus.push(0.5);
                     sigmas.push(1.0);
-                    let log_norm = mus
-                        .iter()
-                        .zip(&sigmas)
-                        .map(|(m, s)| -s.ln() - LN_SQRT_2PI - norm_mass(-m / s, (1.0 - m) / s).ln())
-                        .collect();
-                    Dim::Num { mus, sigmas, log_norm }
+                    // One ln per component for all dimensions: multiply σ·mass here.
+                    for ((sm, m), s) in scale.iter_mut().zip(&mus).zip(&sigmas) {
+                        *sm *= s * norm_mass_approx(-m / s, (1.0 - m) / s);
+                    }
+                    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
+                    Dim::Num { mus, sigmas, inv_sigmas }
                 }
                 DimKind::Categorical(k) => {
                     let k = *k;
@@ -105,7 +110,8 @@ impl Parzen {
                 }
             })
             .collect();
-        Parzen { log_weights, cum_weights, dims }
+        let log_consts = log_weights.iter().zip(&scale).map(|(lw, sm)| lw - sm.ln() - n_num * LN_SQRT_2PI).collect();
+        Parzen { log_consts, cum_weights, dims }
     }
 
     /// Draws `m` points from the mixture.
@@ -140,28 +146,27 @@ impl Parzen {
 
     /// ln p(x) for each point.
     pub fn log_pdf(&self, xs: &[Vec<f64>]) -> Vec<f64> {
-        let k = self.log_weights.len();
-        let mut acc = vec![0.0; k];
+        let mut acc = vec![0.0; self.log_consts.len()];
         xs.iter()
             .map(|x| {
-                acc.copy_from_slice(&self.log_weights);
+                acc.copy_from_slice(&self.log_consts);
                 for (d, &xd) in self.dims.iter().zip(x) {
                     match d {
-                        Dim::Num { mus, sigmas, log_norm } => {
-                            for i in 0..k {
-                                let z = (xd - mus[i]) / sigmas[i];
-                                acc[i] += log_norm[i] - 0.5 * z * z;
+                        Dim::Num { mus, inv_sigmas, .. } => {
+                            for ((a, m), is) in acc.iter_mut().zip(mus).zip(inv_sigmas) {
+                                let z = (xd - m) * is;
+                                *a -= 0.5 * z * z;
                             }
                         }
                         Dim::Cat { log_probs } => {
                             let c = xd as usize;
-                            for i in 0..k {
-                                acc[i] += log_probs[i][c];
+                            for (a, lp) in acc.iter_mut().zip(log_probs) {
+                                *a += lp[c];
                             }
                         }
                     }
                 }
-                crate::math::logsumexp(&acc)
+                crate::math::logsumexp_fast(&acc)
             })
             .collect()
     }
@@ -174,7 +179,7 @@ fn neighbour_bandwidths(xs: &[f64], consider_endpoints: bool) -> Vec<f64> {
     let n = xs.len();
     let mut with_prior: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
     with_prior.push((0.5, n));
-    with_prior.sort_by(|a, b| a.0.total_cmp(&b.0));
+    with_prior.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let m = with_prior.len();
     let at = |j: isize| -> f64 {
         if j < 0 {

@@ -1,0 +1,3 @@
+//! Shared pieces of ferrotune's benchmarks.
+
+pub mod speed;

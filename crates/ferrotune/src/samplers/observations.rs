@@ -1,0 +1,185 @@
+//! A column-oriented index of the study's trials for model-based samplers,
+//! kept in step with [`Study::trials`] incrementally: only trials whose
+//! snapshot changed since the last sync are re-read (finished trials never
+//! change), so an ask costs O(changed trials × parameters) bookkeeping
+//! instead of O(all trials × parameters) string lookups.
+//!
+//! Rows are trial numbers. Each parameter seen in any trial has a column of
+//! internal values, NaN where the trial lacks it or used another
+//! distribution. Group decomposition needs, for each parameter, the set of
+//! observed trials that have it; two parameters always occur together iff
+//! these sets are equal, which we test with a 64-bit signature (XOR of a
+//! hash of each member's number).
+
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+use super::search_space::is_observed;
+use super::SearchSpace;
+use crate::distribution::Distribution;
+use crate::rng::splitmix64;
+use crate::study::{History, Study};
+use crate::trial::FrozenTrial;
+
+/// One parameter's column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The distribution of the first trial that had it; rows with another
+    /// distribution count as missing.
+    pub dist: Distribution,
+    /// Internal values by trial number; NaN = missing.
+    pub values: Vec<f64>,
+    /// Signature of the set of observed trials having it.
+    sig: u64,
+    /// How many observed trials have it.
+    pub count: usize,
+}
+
+/// The index. Create one per sampler; it follows whichever study it is
+/// synced with (a different study resets it).
+#[derive(Debug, Default)]
+pub struct Observations {
+    study_id: Option<i64>,
+    snapshot: Option<History>,
+    rows: Vec<Arc<FrozenTrial>>,
+    counted: Vec<bool>,
+    columns: IndexMap<String, Column>,
+    n_observed: usize,
+}
+
+impl Observations {
+    /// Brings the index up to date with the study; returns the snapshot.
+    pub fn sync(&mut self, study: &Study) -> crate::Result<History> {
+        let history = study.trials()?;
+        if self.study_id != Some(study.id()) {
+            *self = Observations { study_id: Some(study.id()), ..Default::default() };
+        }
+        if self.snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &history)) {
+            return Ok(history);
+        }
+        let n = history.len();
+        for col in self.columns.values_mut() {
+            col.values.resize(n, f64::NAN);
+        }
+        self.counted.resize(n, false);
+        for (i, t) in history.iter().enumerate() {
+            if i < self.rows.len() && Arc::ptr_eq(&self.rows[i], t) {
+                continue;
+            }
+            self.update_row(i, t);
+        }
+        self.rows = history.to_vec();
+        self.snapshot = Some(history.clone());
+        Ok(history)
+    }
+
+    fn update_row(&mut self, i: usize, t: &Arc<FrozenTrial>) {
+        let n = self.counted.len();
+        let observe = is_observed(t) && !self.counted[i];
+        for (name, p) in &t.params {
+            let col = self.columns.entry(name.clone()).or_insert_with(|| Column {
+                dist: p.distribution.clone(),
+                values: vec![f64::NAN; n],
+                sig: 0,
+                count: 0,
+            });
+            if col.dist == p.distribution {
+                col.values[i] = p.internal;
+                if observe {
+                    col.sig ^= splitmix64(t.number ^ 0xA5A5_A5A5);
+                    col.count += 1;
+                }
+            }
+        }
+        if observe {
+            self.counted[i] = true;
+            self.n_observed += 1;
+        }
+    }
+
+    /// The trial of row `i` in the last synced snapshot.
+    pub fn trial(&self, i: usize) -> &Arc<FrozenTrial> {
+        &self.rows[i]
+    }
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    /// Observed (complete or pruned) trials so far.
+    pub fn n_observed(&self) -> usize {
+        self.n_observed
+    }
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.get(name)
+    }
+
+    /// Parameters every observed trial has, with one distribution.
+    pub fn intersection(&self) -> SearchSpace {
+        if self.n_observed == 0 {
+            return SearchSpace::new();
+        }
+        self.columns
+            .iter()
+            .filter(|(_, c)| c.count == self.n_observed)
+            .map(|(k, c)| (k.clone(), c.dist.clone()))
+            .collect()
+    }
+
+    /// Groups of parameters that occur in exactly the same observed trials.
+    pub fn groups(&self) -> Vec<SearchSpace> {
+        let mut groups: IndexMap<u64, SearchSpace> = IndexMap::new();
+        for (k, c) in self.columns.iter().filter(|(_, c)| c.count > 0) {
+            groups.entry(c.sig).or_default().insert(k.clone(), c.dist.clone());
+        }
+        groups.into_values().collect()
+    }
+
+    /// Columns for `space` (None if any parameter was never seen or its
+    /// distribution differs from the requested one).
+    pub fn columns_for(&self, space: &SearchSpace) -> Option<Vec<&Column>> {
+        space.iter().map(|(k, d)| self.columns.get(k).filter(|c| &c.dist == d)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::search_space::group_decomposition;
+    use crate::study::Study;
+    use crate::{ObjectiveError, Optimize, Trial};
+
+    #[test]
+    fn matches_the_direct_computation_as_the_study_grows() {
+        let s = Study::builder("o").sampler(crate::samplers::RandomSampler::new(Some(1))).create().unwrap();
+        let mut idx = super::Observations::default();
+        for round in 0..4 {
+            s.optimize(
+                |t: &mut Trial| -> Result<f64, ObjectiveError> {
+                    let opt = t.suggest_categorical("opt", ["sgd", "adam"])?;
+                    if opt == "sgd" {
+                        t.suggest_float("momentum", 0.0, 1.0).sample()?;
+                    } else {
+                        t.suggest_float("beta1", 0.0, 1.0).sample()?;
+                        t.suggest_float("beta2", 0.0, 1.0).sample()?;
+                    }
+                    Ok(t.suggest_float("lr", 1e-4, 1.0).log().sample()?)
+                },
+                Optimize::trials(5),
+            )
+            .unwrap();
+            let _running = s.ask().unwrap(); // a running trial is not observed
+            idx.sync(&s).unwrap();
+            let direct = group_decomposition(&s.trials().unwrap());
+            let mut a: Vec<Vec<String>> = idx.groups().iter().map(|g| g.keys().cloned().collect()).collect();
+            let mut b: Vec<Vec<String>> = direct.iter().map(|g| g.keys().cloned().collect()).collect();
+            a.iter_mut().for_each(|g| g.sort());
+            b.iter_mut().for_each(|g| g.sort());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "round {round}");
+            assert_eq!(idx.n_observed(), 5 * (round + 1));
+            assert_eq!(idx.intersection().keys().collect::<Vec<_>>(), ["opt", "lr"]);
+        }
+    }
+}
