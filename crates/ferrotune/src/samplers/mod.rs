@@ -14,6 +14,7 @@
 //! rebuilt from [`Study::trials`] (cached and incremental), so a resumed study
 //! or another process continues exactly where the last one stopped.
 
+mod cmaes;
 mod grid;
 pub mod observations;
 mod qmc;
@@ -23,6 +24,7 @@ mod tpe;
 pub mod search_space;
 pub mod transform;
 
+pub use cmaes::{CmaEsOptions, CmaEsSampler};
 pub use grid::GridSampler;
 pub use qmc::QmcSampler;
 pub use random::RandomSampler;
@@ -118,6 +120,8 @@ pub enum SamplerConfig {
     Qmc,
     /// Tree-structured Parzen Estimator; options as in [`TpeOptions`].
     Tpe(TpeOptions),
+    /// CMA-ES with IPOP restarts; options as in [`CmaEsOptions`].
+    Cmaes(CmaEsOptions),
 }
 
 fn default_points_per_axis() -> usize {
@@ -125,7 +129,7 @@ fn default_points_per_axis() -> usize {
 }
 
 /// Names accepted by [`SamplerConfig::from_name`].
-pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe"];
+pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "cmaes"];
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.
@@ -136,7 +140,8 @@ impl SamplerConfig {
             "qmc" | "sobol" => SamplerConfig::Qmc,
             "tpe" => SamplerConfig::Tpe(TpeOptions::default()),
             "tpe-univariate" => SamplerConfig::Tpe(TpeOptions { multivariate: false, ..TpeOptions::default() }),
-            "gp" | "cmaes" | "nsga2" | "ga" => {
+            "cmaes" => SamplerConfig::Cmaes(CmaEsOptions::default()),
+            "gp" | "nsga2" | "ga" => {
                 return Err(crate::Error::InvalidSpec(format!(
                     "sampler '{name}' is not built yet; available: {}",
                     SAMPLER_NAMES.join(", ")
@@ -157,6 +162,7 @@ impl SamplerConfig {
             SamplerConfig::Random => std::sync::Arc::new(RandomSampler::new(Some(seed))),
             SamplerConfig::Qmc => std::sync::Arc::new(QmcSampler::new(Some(seed))),
             SamplerConfig::Tpe(o) => std::sync::Arc::new(TpeSampler::new(Some(seed), o.clone())),
+            SamplerConfig::Cmaes(o) => std::sync::Arc::new(CmaEsSampler::new(Some(seed), o.clone())),
             SamplerConfig::Grid { points_per_axis, shuffle } => {
                 let space = space.ok_or_else(|| {
                     crate::Error::InvalidSpec("the grid sampler needs a declarative search space".into())

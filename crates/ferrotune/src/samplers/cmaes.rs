@@ -1,0 +1,433 @@
+//! CMA-ES (Hansen & Ostermeier 2001; the (μ/μ_w, λ) update of Hansen's
+//! tutorial, arXiv:1604.00772) with IPOP restarts (Auger & Hansen, CEC 2005)
+//! and a margin for integer dimensions (after Hamano et al., "CMA-ES with
+//! Margin", GECCO 2022).
+//!
+//! It searches the unit cube of the study's numerical parameters (log ones
+//! in log space). Categorical parameters are not modelled: they are drawn by
+//! the random sampler, as in Optuna.
+//!
+//! The state is never trusted from memory alone: every trial the sampler
+//! proposes carries its restart, generation and continuous point as system
+//! attributes, and the state is *replayed* from the complete trials of each
+//! generation (the first λ by trial number). A cache keyed by restart and
+//! generation makes that replay incremental within a process; a resumed
+//! study, or another process, replays from storage and lands on the same
+//! state.
+
+use faer::{Mat, Side};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+use super::search_space::intersection;
+use super::transform::UnitAxis;
+use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
+use crate::distribution::Distribution;
+use crate::error::{Error, Result};
+use crate::math::norm_ppf;
+use crate::rng::{fresh_seed, rng_for};
+use crate::study::{Direction, Study};
+use crate::trial::{FrozenTrial, TrialState};
+
+/// A standard normal draw by inverting the CDF of a uniform in (0, 1).
+fn std_normal(rng: &mut impl Rng) -> f64 {
+    norm_ppf(rng.random::<f64>().max(f64::MIN_POSITIVE))
+}
+
+const ATTR: &str = "cma";
+
+/// CMA-ES options. `None` fields take the standard defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CmaEsOptions {
+    /// Initial step size in unit coordinates (default 1/6 of the range).
+    pub sigma0: Option<f64>,
+    /// Population size λ (default 4 + ⌊3 ln n⌋).
+    pub popsize: Option<usize>,
+    /// Random trials before CMA-ES starts.
+    pub n_startup_trials: usize,
+    /// Restart with a doubled population when the search stagnates.
+    pub ipop: bool,
+    /// Keep integer dimensions from freezing (CMA-ES with margin).
+    pub with_margin: bool,
+}
+
+impl Default for CmaEsOptions {
+    fn default() -> Self {
+        CmaEsOptions { sigma0: None, popsize: None, n_startup_trials: 0, ipop: true, with_margin: true }
+    }
+}
+
+/// What a proposed trial records, so the state can be replayed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Tag {
+    /// The modelled parameters, to ignore trials of another space.
+    space: String,
+    restart: u32,
+    generation: u64,
+    /// The continuous point in unit coordinates (before rounding).
+    x: Vec<f64>,
+}
+
+/// One run's state.
+#[derive(Debug, Clone)]
+struct Cma {
+    n: usize,
+    lambda: usize,
+    mu: usize,
+    weights: Vec<f64>,
+    mueff: f64,
+    cc: f64,
+    cs: f64,
+    c1: f64,
+    cmu: f64,
+    damps: f64,
+    chi_n: f64,
+    mean: Vec<f64>,
+    sigma: f64,
+    sigma0: f64,
+    c: Mat<f64>,
+    b: Mat<f64>,
+    d: Vec<f64>,
+    pc: Vec<f64>,
+    ps: Vec<f64>,
+    /// Margin scaling per dimension (1 for continuous ones).
+    a: Vec<f64>,
+    /// Width of one integer value in unit coordinates, per dimension.
+    steps: Vec<Option<f64>>,
+    generation: u64,
+    best_history: Vec<f64>,
+}
+
+impl Cma {
+    fn new(mean: Vec<f64>, sigma0: f64, lambda: usize, steps: Vec<Option<f64>>) -> Cma {
+        let n = mean.len();
+        let nf = n as f64;
+        let mu = lambda / 2;
+        let raw: Vec<f64> = (0..mu).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - ((i + 1) as f64).ln()).collect();
+        let sum: f64 = raw.iter().sum();
+        let weights: Vec<f64> = raw.iter().map(|w| w / sum).collect();
+        let mueff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        let cc = (4.0 + mueff / nf) / (nf + 4.0 + 2.0 * mueff / nf);
+        let cs = (mueff + 2.0) / (nf + mueff + 5.0);
+        let c1 = 2.0 / ((nf + 1.3).powi(2) + mueff);
+        let cmu = (1.0 - c1).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((nf + 2.0).powi(2) + mueff));
+        let damps = 1.0 + 2.0 * (0f64).max(((mueff - 1.0) / (nf + 1.0)).sqrt() - 1.0) + cs;
+        let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
+        Cma {
+            n,
+            lambda,
+            mu,
+            weights,
+            mueff,
+            cc,
+            cs,
+            c1,
+            cmu,
+            damps,
+            chi_n,
+            mean,
+            sigma: sigma0,
+            sigma0,
+            c: Mat::identity(n, n),
+            b: Mat::identity(n, n),
+            d: vec![1.0; n],
+            pc: vec![0.0; n],
+            ps: vec![0.0; n],
+            a: vec![1.0; n],
+            steps,
+            generation: 0,
+            best_history: vec![],
+        }
+    }
+
+    /// y = B D z: a draw from N(0, C).
+    fn y_of(&self, z: &[f64]) -> Vec<f64> {
+        (0..self.n).map(|i| (0..self.n).map(|k| self.b[(i, k)] * self.d[k] * z[k]).sum()).collect()
+    }
+
+    /// A point for one trial: resampled until inside the unit box (up to 100
+    /// times), then clipped.
+    fn sample(&self, rng: &mut impl Rng) -> Vec<f64> {
+        let mut x = vec![0.0; self.n];
+        for _ in 0..100 {
+            let z: Vec<f64> = (0..self.n).map(|_| std_normal(rng)).collect();
+            let y = self.y_of(&z);
+            for i in 0..self.n {
+                x[i] = self.mean[i] + self.sigma * self.a[i] * y[i];
+            }
+            if x.iter().all(|v| (0.0..=1.0).contains(v)) {
+                return x;
+            }
+        }
+        x.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+    }
+
+    /// C^{-1/2} v = B D^{-1} Bᵀ v.
+    fn inv_sqrt_c(&self, v: &[f64]) -> Vec<f64> {
+        let bt_v: Vec<f64> = (0..self.n).map(|k| (0..self.n).map(|i| self.b[(i, k)] * v[i]).sum::<f64>() / self.d[k]).collect();
+        (0..self.n).map(|i| (0..self.n).map(|k| self.b[(i, k)] * bt_v[k]).sum()).collect()
+    }
+
+    /// One generation's update from λ points and their values (smaller is better).
+    fn tell(&mut self, mut sols: Vec<(Vec<f64>, f64)>) {
+        let n = self.n;
+        sols.sort_by(|a, b| a.1.total_cmp(&b.1));
+        self.best_history.push(sols[0].1);
+        let ys: Vec<Vec<f64>> = sols
+            .iter()
+            .take(self.mu)
+            .map(|(x, _)| (0..n).map(|i| (x[i] - self.mean[i]) / (self.sigma * self.a[i])).collect())
+            .collect();
+        let yw: Vec<f64> = (0..n).map(|i| ys.iter().zip(&self.weights).map(|(y, w)| w * y[i]).sum()).collect();
+        for i in 0..n {
+            self.mean[i] += self.sigma * self.a[i] * yw[i];
+        }
+        let c_inv_yw = self.inv_sqrt_c(&yw);
+        let ks = (self.cs * (2.0 - self.cs) * self.mueff).sqrt();
+        for i in 0..n {
+            self.ps[i] = (1.0 - self.cs) * self.ps[i] + ks * c_inv_yw[i];
+        }
+        let ps_norm = self.ps.iter().map(|v| v * v).sum::<f64>().sqrt();
+        self.generation += 1;
+        let hsig = ps_norm / (1.0 - (1.0 - self.cs).powi(2 * self.generation as i32)).sqrt()
+            < (1.4 + 2.0 / (n as f64 + 1.0)) * self.chi_n;
+        let kc = (self.cc * (2.0 - self.cc) * self.mueff).sqrt();
+        for i in 0..n {
+            self.pc[i] = (1.0 - self.cc) * self.pc[i] + if hsig { kc * yw[i] } else { 0.0 };
+        }
+        let delta = if hsig { 0.0 } else { self.cc * (2.0 - self.cc) };
+        let keep = 1.0 - self.c1 - self.cmu + self.c1 * delta;
+        for i in 0..n {
+            for j in 0..n {
+                let rank_mu: f64 = ys.iter().zip(&self.weights).map(|(y, w)| w * y[i] * y[j]).sum();
+                self.c[(i, j)] = keep * self.c[(i, j)] + self.c1 * self.pc[i] * self.pc[j] + self.cmu * rank_mu;
+            }
+        }
+        self.sigma *= ((self.cs / self.damps) * (ps_norm / self.chi_n - 1.0)).min(1.0).exp();
+        self.decompose();
+        self.apply_margin();
+    }
+
+    fn decompose(&mut self) {
+        // Enforce symmetry, then C = B diag(D²) Bᵀ.
+        for i in 0..self.n {
+            for j in 0..i {
+                let v = 0.5 * (self.c[(i, j)] + self.c[(j, i)]);
+                self.c[(i, j)] = v;
+                self.c[(j, i)] = v;
+            }
+        }
+        match self.c.self_adjoint_eigen(Side::Lower) {
+            Ok(e) => {
+                let s = e.S();
+                self.d = (0..self.n).map(|k| s[k].max(1e-20).sqrt()).collect();
+                self.b = e.U().to_owned();
+            }
+            Err(_) => {
+                self.c = Mat::identity(self.n, self.n);
+                self.b = Mat::identity(self.n, self.n);
+                self.d = vec![1.0; self.n];
+            }
+        }
+    }
+
+    /// Integer dimensions: keep at least probability α = 1/(nλ) of leaving
+    /// the current integer's cell towards its nearer neighbour, by widening
+    /// that coordinate's marginal (the diagonal scaling `a`).
+    fn apply_margin(&mut self) {
+        let alpha = 1.0 / (self.n as f64 * self.lambda as f64);
+        let z = norm_ppf(1.0 - alpha);
+        for i in 0..self.n {
+            let Some(w) = self.steps[i] else { continue };
+            let m = self.mean[i].clamp(0.0, 1.0);
+            let cell = (m / w).floor().min(1.0 / w - 1.0);
+            let (lo, hi) = (cell * w, (cell + 1.0) * w);
+            let mut dist = f64::INFINITY;
+            if lo > 1e-12 {
+                dist = dist.min(m - lo);
+            }
+            if hi < 1.0 - 1e-12 {
+                dist = dist.min(hi - m);
+            }
+            if !dist.is_finite() {
+                continue;
+            }
+            let marginal = self.sigma * self.c[(i, i)].max(1e-300).sqrt();
+            self.a[i] = (dist / (marginal * z)).max(1.0);
+        }
+    }
+
+    /// IPOP's stopping tests (tolerances as in Hansen's reference code).
+    fn should_restart(&self, last_values: &[f64]) -> bool {
+        let n = self.n as f64;
+        let dmax = self.d.iter().copied().fold(0.0, f64::max);
+        let dmin = self.d.iter().copied().fold(f64::INFINITY, f64::min);
+        let tolx = 1e-12 * self.sigma0;
+        let all_small = (0..self.n).all(|i| self.sigma * self.c[(i, i)].sqrt() < tolx && self.sigma * self.pc[i].abs() < tolx);
+        if all_small || self.sigma * dmax > 1e4 || (dmax / dmin).powi(2) > 1e14 {
+            return true;
+        }
+        let span = 10 + (30.0 * n / self.lambda as f64).ceil() as usize;
+        let lo = last_values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = last_values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if self.best_history.len() >= span {
+            let tail = &self.best_history[self.best_history.len() - span..];
+            let tlo = tail.iter().copied().fold(f64::INFINITY, f64::min);
+            let thi = tail.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if thi.max(hi) - tlo.min(lo) < 1e-12 {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The CMA-ES sampler.
+pub struct CmaEsSampler {
+    seed: u64,
+    opts: CmaEsOptions,
+    random: RandomSampler,
+    cache: Mutex<Option<Replay>>,
+}
+
+/// A replayed state: the restart and the generation it is at.
+#[derive(Clone)]
+struct Replay {
+    study: i64,
+    space: String,
+    restart: u32,
+    cma: Cma,
+}
+
+impl std::fmt::Debug for CmaEsSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CmaEsSampler").field("seed", &self.seed).field("opts", &self.opts).finish()
+    }
+}
+
+impl CmaEsSampler {
+    pub fn new(seed: Option<u64>, opts: CmaEsOptions) -> Self {
+        let seed = seed.unwrap_or_else(fresh_seed);
+        CmaEsSampler { seed, opts, random: RandomSampler::new(Some(seed)), cache: Mutex::new(None) }
+    }
+
+    fn fresh(&self, restart: u32, axes: &[UnitAxis]) -> Cma {
+        let n = axes.len();
+        let base = self.opts.popsize.unwrap_or(4 + (3.0 * (n as f64).ln()).floor() as usize).max(4);
+        let lambda = base << restart.min(16);
+        let mean = if restart == 0 {
+            vec![0.5; n]
+        } else {
+            let mut rng = rng_for(self.seed, restart as u64, "cma-restart");
+            (0..n).map(|_| rng.random::<f64>()).collect()
+        };
+        let steps = axes.iter().map(|a| if self.opts.with_margin { a.unit_step() } else { None }).collect();
+        Cma::new(mean, self.opts.sigma0.unwrap_or(1.0 / 6.0), lambda, steps)
+    }
+
+    /// The state after every finished generation of the stored trials.
+    fn replay(&self, study: &Study, space_key: &str, axes: &[UnitAxis]) -> Result<Replay> {
+        let sign = if study.direction() == Direction::Maximize { -1.0 } else { 1.0 };
+        let trials = study.trials()?;
+        let tagged: Vec<(Tag, f64, u64)> = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .filter_map(|t| {
+                let tag: Tag = serde_json::from_value(t.system_attrs.get(ATTR)?.clone()).ok()?;
+                (tag.space == space_key).then(|| (tag, sign * t.value().unwrap_or(f64::INFINITY), t.number))
+            })
+            .collect();
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = match cache.as_ref() {
+            Some(c) if c.study == study.id() && c.space == space_key => c.clone(),
+            _ => Replay { study: study.id(), space: space_key.to_string(), restart: 0, cma: self.fresh(0, axes) },
+        };
+        loop {
+            let mut gen: Vec<&(Tag, f64, u64)> = tagged
+                .iter()
+                .filter(|(t, _, _)| t.restart == r.restart && t.generation == r.cma.generation)
+                .collect();
+            if gen.len() < r.cma.lambda {
+                break;
+            }
+            gen.sort_by_key(|g| g.2);
+            let sols: Vec<(Vec<f64>, f64)> = gen.iter().take(r.cma.lambda).map(|(t, v, _)| (t.x.clone(), *v)).collect();
+            let values: Vec<f64> = sols.iter().map(|s| s.1).collect();
+            r.cma.tell(sols);
+            if self.opts.ipop && r.cma.should_restart(&values) {
+                r.restart += 1;
+                r.cma = self.fresh(r.restart, axes);
+            }
+        }
+        *cache = Some(r.clone());
+        Ok(r)
+    }
+}
+
+fn numeric_space(study: &Study) -> Result<SearchSpace> {
+    Ok(intersection(&study.trials()?)
+        .into_iter()
+        .filter(|(_, d)| !matches!(d, Distribution::Categorical { .. }) && d.cardinality() != Some(1))
+        .collect())
+}
+
+impl Sampler for CmaEsSampler {
+    fn name(&self) -> &'static str {
+        "cmaes"
+    }
+
+    fn infer_relative_search_space(&self, study: &Study, _trial: &FrozenTrial) -> Result<SearchSpace> {
+        if study.is_multi_objective() {
+            return Err(Error::Sampler(
+                "CMA-ES optimises one objective; use the nsga2 or tpe sampler for several".into(),
+            ));
+        }
+        numeric_space(study)
+    }
+
+    fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
+        let observed = study.trials()?.iter().filter(|t| t.state == TrialState::Complete).count();
+        if space.is_empty() || observed < self.opts.n_startup_trials {
+            return Ok(RelativeSample::default());
+        }
+        let axes: Vec<UnitAxis> = space.values().filter_map(UnitAxis::new).collect();
+        let space_key: String = space.keys().cloned().collect::<Vec<_>>().join(",");
+        let r = self.replay(study, &space_key, &axes)?;
+        let mut rng = rng_for(self.seed, trial.number, "cma");
+        let x = r.cma.sample(&mut rng);
+        let values = space.keys().zip(&axes).zip(&x).map(|((k, a), &u)| (k.clone(), a.decode(u))).collect();
+        let tag = Tag { space: space_key, restart: r.restart, generation: r.cma.generation, x };
+        Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
+    }
+
+    fn sample_independent(&self, study: &Study, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+        self.random.sample_independent(study, trial, name, dist)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a smooth bowl the replayed CMA-ES converges, and ints keep moving.
+    #[test]
+    fn converges_on_a_sphere() {
+        let mut c = Cma::new(vec![0.5; 3], 0.2, 8, vec![None, None, Some(0.1)]);
+        let mut rng = rng_for(1, 0, "t");
+        let f = |x: &[f64]| (x[0] - 0.3).powi(2) + (x[1] - 0.7).powi(2) + (x[2] - 0.55).powi(2);
+        for _ in 0..60 {
+            let sols: Vec<(Vec<f64>, f64)> = (0..8).map(|_| {
+                let x = c.sample(&mut rng);
+                let v = f(&x);
+                (x, v)
+            }).collect();
+            c.tell(sols);
+        }
+        assert!((c.mean[0] - 0.3).abs() < 0.02 && (c.mean[1] - 0.7).abs() < 0.02, "{:?}", c.mean);
+        // The integer coordinate still has a fair chance to move to a neighbour.
+        let marginal = c.sigma * c.a[2] * c.c[(2, 2)].sqrt();
+        assert!(marginal > 1e-3, "{marginal}");
+    }
+}
