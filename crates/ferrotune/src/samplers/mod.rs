@@ -16,6 +16,7 @@
 
 mod cmaes;
 mod grid;
+mod nsga2;
 pub mod observations;
 mod qmc;
 mod random;
@@ -26,6 +27,7 @@ pub mod transform;
 
 pub use cmaes::{CmaEsOptions, CmaEsSampler};
 pub use grid::GridSampler;
+pub use nsga2::{Nsga2Options, Nsga2Sampler};
 pub use qmc::QmcSampler;
 pub use random::RandomSampler;
 pub use tpe::{TpeOptions, TpeSampler};
@@ -122,6 +124,9 @@ pub enum SamplerConfig {
     Tpe(TpeOptions),
     /// CMA-ES with IPOP restarts; options as in [`CmaEsOptions`].
     Cmaes(CmaEsOptions),
+    /// NSGA-II; for one objective, an elitist genetic algorithm (also `ga`).
+    #[serde(alias = "ga")]
+    Nsga2(Nsga2Options),
 }
 
 fn default_points_per_axis() -> usize {
@@ -129,7 +134,7 @@ fn default_points_per_axis() -> usize {
 }
 
 /// Names accepted by [`SamplerConfig::from_name`].
-pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "cmaes"];
+pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "cmaes", "nsga2", "ga"];
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.
@@ -141,7 +146,8 @@ impl SamplerConfig {
             "tpe" => SamplerConfig::Tpe(TpeOptions::default()),
             "tpe-univariate" => SamplerConfig::Tpe(TpeOptions { multivariate: false, ..TpeOptions::default() }),
             "cmaes" => SamplerConfig::Cmaes(CmaEsOptions::default()),
-            "gp" | "nsga2" | "ga" => {
+            "nsga2" | "ga" => SamplerConfig::Nsga2(Nsga2Options::default()),
+            "gp" => {
                 return Err(crate::Error::InvalidSpec(format!(
                     "sampler '{name}' is not built yet; available: {}",
                     SAMPLER_NAMES.join(", ")
@@ -163,6 +169,7 @@ impl SamplerConfig {
             SamplerConfig::Qmc => std::sync::Arc::new(QmcSampler::new(Some(seed))),
             SamplerConfig::Tpe(o) => std::sync::Arc::new(TpeSampler::new(Some(seed), o.clone())),
             SamplerConfig::Cmaes(o) => std::sync::Arc::new(CmaEsSampler::new(Some(seed), o.clone())),
+            SamplerConfig::Nsga2(o) => std::sync::Arc::new(Nsga2Sampler::new(Some(seed), o.clone())),
             SamplerConfig::Grid { points_per_axis, shuffle } => {
                 let space = space.ok_or_else(|| {
                     crate::Error::InvalidSpec("the grid sampler needs a declarative search space".into())
