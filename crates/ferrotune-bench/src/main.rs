@@ -33,7 +33,7 @@ enum Cmd {
     /// Simple regret of each sampler on standard problems over many seeds.
     Quality {
         /// Samplers to compare (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "random,qmc,tpe")]
+        #[arg(long, value_delimiter = ',', default_value = "random,qmc,tpe,gp,cmaes,nsga2")]
         samplers: Vec<String>,
         /// Only problems whose name contains one of these (comma-separated).
         #[arg(long, value_delimiter = ',')]

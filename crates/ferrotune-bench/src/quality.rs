@@ -1,5 +1,5 @@
 //! Sampler quality: simple regret (best value found minus the known optimum)
-//! after 10, 20, 50 and 100 trials, over many seeds, per problem.
+//! after 10, 20, 30, 50 and 100 trials, over many seeds, per problem.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,7 +9,7 @@ use ferrotune::{Optimize, Study};
 
 use crate::problems::{self, Problem};
 
-pub const CHECKPOINTS: [usize; 4] = [10, 20, 50, 100];
+pub const CHECKPOINTS: [usize; 5] = [10, 20, 30, 50, 100];
 
 fn make(name: &str, seed: u64) -> anyhow::Result<Arc<dyn Sampler>> {
     Ok(SamplerConfig::from_name(name)?.build(seed, None)?)

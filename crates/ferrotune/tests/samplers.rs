@@ -2,7 +2,7 @@
 //! reproducible with a seed (also across a resume and across interleaved
 //! workers), conditional spaces, several objectives, constraints.
 
-use ferrotune::samplers::{CmaEsOptions, CmaEsSampler, Nsga2Options, Nsga2Sampler, QmcSampler, RandomSampler, Sampler, TpeOptions, TpeSampler};
+use ferrotune::samplers::{AcquisitionChoice, CmaEsOptions, CmaEsSampler, GpOptions, GpSampler, Nsga2Options, Nsga2Sampler, QmcSampler, RandomSampler, Sampler, TpeOptions, TpeSampler};
 use ferrotune::storage::SqliteStorage;
 use ferrotune::{Direction, ObjectiveError, Optimize, ParamValue, Study, TellOutcome, Trial, TrialState};
 use indexmap::IndexMap;
@@ -18,6 +18,14 @@ fn samplers(seed: u64) -> Vec<(&'static str, Arc<dyn Sampler>)> {
         ("tpe-liar", tpe(TpeOptions { constant_liar: true, group: false, ..Default::default() })),
         ("cmaes", Arc::new(CmaEsSampler::new(Some(seed), CmaEsOptions { popsize: Some(4), ..Default::default() }))),
         ("nsga2", Arc::new(Nsga2Sampler::new(Some(seed), Nsga2Options { population_size: 6, ..Default::default() }))),
+        ("gp", Arc::new(GpSampler::new(Some(seed), GpOptions { n_initial_points: 5, n_candidates: 64, ..Default::default() }))),
+        (
+            "gp-hedge",
+            Arc::new(GpSampler::new(
+                Some(seed),
+                GpOptions { n_initial_points: 5, n_candidates: 64, acquisition: AcquisitionChoice::GpHedge, ..Default::default() },
+            )),
+        ),
     ]
 }
 
@@ -128,7 +136,7 @@ fn conditional_spaces() {
 }
 
 /// Samplers that model one objective only say so.
-const SINGLE_OBJECTIVE_ONLY: &[&str] = &["cmaes"];
+const SINGLE_OBJECTIVE_ONLY: &[&str] = &["cmaes", "gp", "gp-hedge"];
 
 #[test]
 fn multi_objective_and_constraints() {

@@ -15,6 +15,7 @@
 //! or another process continues exactly where the last one stopped.
 
 mod cmaes;
+mod gp;
 mod grid;
 mod nsga2;
 pub mod observations;
@@ -26,6 +27,7 @@ pub mod search_space;
 pub mod transform;
 
 pub use cmaes::{CmaEsOptions, CmaEsSampler};
+pub use gp::{Acquisition, AcquisitionChoice, GpOptions, GpSampler};
 pub use grid::GridSampler;
 pub use nsga2::{Nsga2Options, Nsga2Sampler};
 pub use qmc::QmcSampler;
@@ -127,6 +129,8 @@ pub enum SamplerConfig {
     /// NSGA-II; for one objective, an elitist genetic algorithm (also `ga`).
     #[serde(alias = "ga")]
     Nsga2(Nsga2Options),
+    /// Gaussian-process Bayesian optimisation; options as in [`GpOptions`].
+    Gp(GpOptions),
 }
 
 fn default_points_per_axis() -> usize {
@@ -134,7 +138,7 @@ fn default_points_per_axis() -> usize {
 }
 
 /// Names accepted by [`SamplerConfig::from_name`].
-pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "cmaes", "nsga2", "ga"];
+pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "ga"];
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.
@@ -147,12 +151,7 @@ impl SamplerConfig {
             "tpe-univariate" => SamplerConfig::Tpe(TpeOptions { multivariate: false, ..TpeOptions::default() }),
             "cmaes" => SamplerConfig::Cmaes(CmaEsOptions::default()),
             "nsga2" | "ga" => SamplerConfig::Nsga2(Nsga2Options::default()),
-            "gp" => {
-                return Err(crate::Error::InvalidSpec(format!(
-                    "sampler '{name}' is not built yet; available: {}",
-                    SAMPLER_NAMES.join(", ")
-                )))
-            }
+            "gp" => SamplerConfig::Gp(GpOptions::default()),
             other => {
                 return Err(crate::Error::InvalidSpec(format!(
                     "unknown sampler '{other}'; available: {}",
@@ -170,6 +169,7 @@ impl SamplerConfig {
             SamplerConfig::Tpe(o) => std::sync::Arc::new(TpeSampler::new(Some(seed), o.clone())),
             SamplerConfig::Cmaes(o) => std::sync::Arc::new(CmaEsSampler::new(Some(seed), o.clone())),
             SamplerConfig::Nsga2(o) => std::sync::Arc::new(Nsga2Sampler::new(Some(seed), o.clone())),
+            SamplerConfig::Gp(o) => std::sync::Arc::new(GpSampler::new(Some(seed), o.clone())),
             SamplerConfig::Grid { points_per_axis, shuffle } => {
                 let space = space.ok_or_else(|| {
                     crate::Error::InvalidSpec("the grid sampler needs a declarative search space".into())

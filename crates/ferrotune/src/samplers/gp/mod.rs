@@ -1,0 +1,493 @@
+//! Gaussian-process Bayesian optimisation (Jones, Schonlau & Welch, "Efficient
+//! Global Optimization", 1998; Snoek, Larochelle & Adams, "Practical Bayesian
+//! Optimization of Machine Learning Algorithms", NeurIPS 2012), in the shape
+//! of scikit-optimize's `gp_minimize` and Optuna's GPSampler.
+//!
+//! Per ask, after `n_initial_points` quasi-random (Sobol) trials:
+//!
+//! 1. encode the study's joint space in the unit cube (log parameters in
+//!    log space; integers relaxed, rounded when decoded; categoricals as
+//!    indices, compared by equality in the kernel);
+//! 2. standardise the objective (maximisation is negated) and fit a GP
+//!    (`model.rs`) by MAP, warm-started from the hyperparameters the last
+//!    GP trial stored (plus a cold start every tenth trial); above
+//!    `max_fit_points` observations the hyperparameters are fitted on the
+//!    most recent and the best points, and the posterior uses them all;
+//! 3. treat running trials as observed at the posterior mean (the "kriging
+//!    believer", Ginsbourger et al. 2010), so parallel workers spread out;
+//! 4. maximise the acquisition (log EI by default; PI, LCB, or the
+//!    `gp_hedge` portfolio of Hoffman, Brochu & de Freitas 2011) over
+//!    quasi-random candidates plus perturbations of the best points, refine
+//!    the best few with L-BFGS on the continuous coordinates, then try every
+//!    choice of each categorical coordinate;
+//! 5. with constraints, multiply by the probability that each constraint
+//!    holds under its own GP (Gardner et al., ICML 2014).
+//!
+//! Everything the next ask needs (hyperparameters, the hedge's gains and
+//! proposals, the proposed point for the believer) is stored on the trial,
+//! so the sampler's behaviour depends only on storage and the seed.
+
+mod acquisition;
+mod lbfgs;
+mod model;
+
+pub use acquisition::Acquisition;
+
+use indexmap::IndexMap;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use self::model::{Gp, Hyper};
+use super::search_space::intersection;
+use super::transform::UnitAxis;
+use super::{QmcSampler, RandomSampler, RelativeSample, Sampler, SearchSpace};
+use crate::distribution::Distribution;
+use crate::error::{Error, Result};
+use crate::math::{log_norm_cdf, norm_pdf};
+use crate::rng::{combine, fresh_seed, rng_for};
+use crate::study::{Direction, Study};
+use crate::trial::{FrozenTrial, TrialState};
+
+const ATTR: &str = "gp";
+
+/// Which acquisition strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcquisitionChoice {
+    Ei,
+    Pi,
+    Lcb,
+    /// A portfolio of EI, PI and LCB, chosen by softmax over their gains.
+    GpHedge,
+}
+
+/// GP-BO options.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GpOptions {
+    /// Quasi-random trials before the model is used (`n_random_starts`).
+    pub n_initial_points: usize,
+    pub acquisition: AcquisitionChoice,
+    /// LCB's exploration weight κ (scikit-optimize's default 1.96).
+    pub kappa: f64,
+    /// Quasi-random candidates screened per ask.
+    pub n_candidates: usize,
+    /// Best candidates refined by L-BFGS.
+    pub n_refine: usize,
+    /// Observations used to fit the hyperparameters (all are used to predict).
+    pub max_fit_points: usize,
+    /// Treat the objective as noise-free (noise fixed near zero).
+    pub deterministic: bool,
+}
+
+impl Default for GpOptions {
+    fn default() -> Self {
+        GpOptions {
+            n_initial_points: 10,
+            acquisition: AcquisitionChoice::Ei,
+            kappa: 1.96,
+            n_candidates: 512,
+            n_refine: 5,
+            max_fit_points: 256,
+            deterministic: false,
+        }
+    }
+}
+
+/// What a GP trial stores for the next ask.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Tag {
+    space: String,
+    /// The proposed point in encoded coordinates.
+    x: Vec<f64>,
+    hyper: Hyper,
+    /// gp_hedge: cumulative gains and the three proposals of this ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hedge: Option<(Vec<f64>, Vec<Vec<f64>>)>,
+}
+
+/// The GP-BO sampler.
+pub struct GpSampler {
+    seed: u64,
+    opts: GpOptions,
+    initial: QmcSampler,
+    random: RandomSampler,
+}
+
+impl std::fmt::Debug for GpSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpSampler").field("seed", &self.seed).field("opts", &self.opts).finish()
+    }
+}
+
+/// The encoded space: per dimension a unit axis (numerical) or a number of
+/// choices (categorical).
+struct Encoding {
+    names: Vec<String>,
+    axes: Vec<Option<UnitAxis>>,
+    n_choices: Vec<usize>,
+}
+
+impl Encoding {
+    fn new(space: &SearchSpace) -> Encoding {
+        Encoding {
+            names: space.keys().cloned().collect(),
+            axes: space.values().map(UnitAxis::new).collect(),
+            n_choices: space
+                .values()
+                .map(|d| match d {
+                    Distribution::Categorical { choices } => choices.len(),
+                    _ => 0,
+                })
+                .collect(),
+        }
+    }
+    fn is_cat(&self) -> Vec<bool> {
+        self.axes.iter().map(Option::is_none).collect()
+    }
+    fn encode(&self, t: &FrozenTrial) -> Vec<f64> {
+        self.names
+            .iter()
+            .zip(&self.axes)
+            .map(|(k, a)| {
+                let x = t.params[k].internal;
+                a.as_ref().map_or(x, |a| a.encode(x))
+            })
+            .collect()
+    }
+}
+
+/// (mean, std) standardisation of a vector.
+fn standardise(v: &[f64]) -> (Vec<f64>, f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
+    (v.iter().map(|x| (x - mean) / std).collect(), mean, std)
+}
+
+/// A fitted objective model plus constraint models.
+struct Models {
+    objective: Gp,
+    best: f64,
+    /// Per constraint: its GP and the standardised feasibility threshold.
+    constraints: Vec<(Gp, f64)>,
+}
+
+impl GpSampler {
+    pub fn new(seed: Option<u64>, opts: GpOptions) -> Self {
+        let seed = seed.unwrap_or_else(fresh_seed);
+        GpSampler { seed, opts, initial: QmcSampler::new(Some(seed)), random: RandomSampler::new(Some(seed)) }
+    }
+
+    fn min_noise(&self) -> f64 {
+        if self.opts.deterministic { 1e-8 } else { 1e-6 }
+    }
+
+    /// Hyperparameters: warm start from the last GP trial's, plus a cold
+    /// start on the first fit and every tenth trial.
+    fn fit_hyper(&self, x: &[f64], y: &[f64], d: usize, is_cat: &[bool], warm: Option<Hyper>, number: u64) -> Hyper {
+        let mut starts = vec![];
+        let cold = warm.is_none() || number % 10 == 0;
+        if let Some(w) = warm.filter(|w| w.log_inv_sq_ls.len() == d) {
+            starts.push(w);
+        }
+        if cold || starts.is_empty() {
+            starts.push(Hyper::default_for(d));
+        }
+        let mut h = model::fit(x, y, d, is_cat, &starts, self.min_noise(), if cold { 60 } else { 25 });
+        if self.opts.deterministic {
+            h.log_noise = h.log_noise.min((1e-8f64).ln());
+        }
+        h
+    }
+
+    /// Rows used to fit hyperparameters: all, or the most recent and best.
+    fn fit_rows(&self, y: &[f64]) -> Vec<usize> {
+        let n = y.len();
+        let cap = self.opts.max_fit_points.max(8);
+        if n <= cap {
+            return (0..n).collect();
+        }
+        let n_best = cap / 8;
+        let mut by_value: Vec<usize> = (0..n).collect();
+        by_value.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+        let mut rows: Vec<usize> = ((n - (cap - n_best))..n).collect();
+        rows.extend(by_value.into_iter().filter(|r| *r < n - (cap - n_best)).take(n_best));
+        rows.sort_unstable();
+        rows
+    }
+
+    fn acquisition_value(&self, m: &Models, acq: Acquisition, p: &[f64], with_grad: bool) -> (f64, Vec<f64>) {
+        let d = p.len();
+        let (mut v, mut g) = if with_grad {
+            let pr = m.objective.predict(p);
+            acquisition::evaluate(acq, m.best, self.opts.kappa, pr.mean, pr.std, &pr.d_mean, &pr.d_std)
+        } else {
+            let (mu, sd) = m.objective.predict_many(&[p.to_vec()])[0];
+            (acquisition::value(acq, m.best, self.opts.kappa, mu, sd), vec![0.0; d])
+        };
+        for (gp, thr) in &m.constraints {
+            let pr = gp.predict(p);
+            let z = (thr - pr.mean) / pr.std;
+            let lp = log_norm_cdf(z);
+            v += lp;
+            if with_grad {
+                let ratio = norm_pdf(z) / lp.exp().max(1e-300);
+                for t in 0..d {
+                    g[t] += ratio * (-pr.d_mean[t] - z * pr.d_std[t]) / pr.std;
+                }
+            }
+        }
+        (v, g)
+    }
+
+    /// The acquisition's maximiser: screen candidates, refine the best few
+    /// with L-BFGS on continuous coordinates, then coordinate search over
+    /// categorical ones.
+    fn maximise(&self, m: &Models, enc: &Encoding, acq: Acquisition, candidates: &[Vec<f64>]) -> Vec<f64> {
+        let preds = m.objective.predict_many(candidates);
+        let mut scored: Vec<(f64, usize)> = preds
+            .iter()
+            .enumerate()
+            .map(|(i, (mu, sd))| {
+                let mut v = acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd);
+                if !m.constraints.is_empty() {
+                    v = self.acquisition_value(m, acq, &candidates[i], false).0;
+                }
+                (v, i)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let is_cat = enc.is_cat();
+        let (lo, hi) = (vec![0.0; is_cat.len()], vec![1.0; is_cat.len()]);
+        let mut best: Option<(Vec<f64>, f64)> = None;
+        for &(_, i) in scored.iter().take(self.opts.n_refine.max(1)) {
+            let start = candidates[i].clone();
+            let cats: Vec<(usize, f64)> = is_cat.iter().enumerate().filter(|(_, c)| **c).map(|(t, _)| (t, start[t])).collect();
+            let (mut x, mut neg) = if is_cat.iter().all(|c| *c) {
+                let v = self.acquisition_value(m, acq, &start, true).0;
+                (start, -v)
+            } else {
+                // Categorical coordinates are held fixed (bounds pinned).
+                let (mut l, mut h) = (lo.clone(), hi.clone());
+                for &(t, c) in &cats {
+                    l[t] = c;
+                    h[t] = c;
+                }
+                lbfgs::minimize(
+                    |p, g| {
+                        let (v, gr) = self.acquisition_value(m, acq, p, true);
+                        for t in 0..g.len() {
+                            g[t] = if is_cat[t] { 0.0 } else { -gr[t] };
+                        }
+                        -v
+                    },
+                    &start,
+                    &l,
+                    &h,
+                    40,
+                )
+            };
+            for &(t, _) in &cats {
+                for c in 0..enc.n_choices[t] {
+                    let mut y = x.clone();
+                    y[t] = c as f64;
+                    let v = -self.acquisition_value(m, acq, &y, false).0;
+                    if v < neg {
+                        neg = v;
+                        x = y;
+                    }
+                }
+            }
+            if neg.is_finite() && best.as_ref().is_none_or(|b| neg < b.1) {
+                best = Some((x, neg));
+            }
+        }
+        best.map(|b| b.0).unwrap_or_else(|| candidates[scored[0].1].clone())
+    }
+
+    fn candidates(&self, enc: &Encoding, number: u64, incumbents: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let d = enc.axes.len();
+        let qmc = QmcSampler::new(Some(combine(&[self.seed, number, 0x6770])));
+        let mut rng = rng_for(self.seed, number, "gp-candidates");
+        let mut out: Vec<Vec<f64>> = (0..self.opts.n_candidates as u64)
+            .map(|i| {
+                (0..d)
+                    .map(|t| {
+                        let u = qmc.point(i, t as u64);
+                        if enc.n_choices[t] > 0 { ((u * enc.n_choices[t] as f64) as usize).min(enc.n_choices[t] - 1) as f64 } else { u }
+                    })
+                    .collect()
+            })
+            .collect();
+        // Local perturbations of the best points found so far.
+        for inc in incumbents {
+            for _ in 0..16 {
+                out.push(
+                    (0..d)
+                        .map(|t| {
+                            if enc.n_choices[t] > 0 {
+                                if rng.random::<f64>() < 0.2 { rng.random_range(0..enc.n_choices[t]) as f64 } else { inc[t] }
+                            } else {
+                                (inc[t] + 0.05 * crate::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12))).clamp(0.0, 1.0)
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+}
+
+fn numbered_space_key(space: &SearchSpace) -> String {
+    space.keys().cloned().collect::<Vec<_>>().join(",")
+}
+
+impl Sampler for GpSampler {
+    fn name(&self) -> &'static str {
+        "gp"
+    }
+
+    fn infer_relative_search_space(&self, study: &Study, _trial: &FrozenTrial) -> Result<SearchSpace> {
+        if study.is_multi_objective() {
+            return Err(Error::Sampler("GP-BO optimises one objective; use the tpe or nsga2 sampler for several".into()));
+        }
+        Ok(intersection(&study.trials()?).into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
+    }
+
+    fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
+        let trials = study.trials()?;
+        let sign = if study.direction() == Direction::Maximize { -1.0 } else { 1.0 };
+        let has = |t: &FrozenTrial| space.iter().all(|(k, d)| t.params.get(k).is_some_and(|p| &p.distribution == d));
+        let observed: Vec<&Arc<FrozenTrial>> = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.value().is_some_and(f64::is_finite) && has(t))
+            .collect();
+        if space.is_empty() || observed.len() < self.opts.n_initial_points.max(1) {
+            return Ok(RelativeSample::default());
+        }
+        let key = numbered_space_key(space);
+        let enc = Encoding::new(space);
+        let d = enc.axes.len();
+        let is_cat = enc.is_cat();
+        let x: Vec<Vec<f64>> = observed.iter().map(|t| enc.encode(t)).collect();
+        let (y, _, _) = standardise(&observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect::<Vec<_>>());
+
+        // The last GP trial's tag: warm start, hedge state.
+        let last_tag: Option<Tag> = trials
+            .iter()
+            .rev()
+            .filter(|t| t.number < trial.number)
+            .filter_map(|t| serde_json::from_value::<Tag>(t.system_attrs.get(ATTR)?.clone()).ok())
+            .find(|tag| tag.space == key);
+
+        let rows = self.fit_rows(&y);
+        let fx: Vec<f64> = rows.iter().flat_map(|&r| x[r].iter().copied()).collect();
+        let fy: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
+        let hyper = self.fit_hyper(&fx, &fy, d, &is_cat, last_tag.as_ref().map(|t| t.hyper.clone()), trial.number);
+        let flat: Vec<f64> = x.iter().flatten().copied().collect();
+        let Some(gp) = Gp::new(flat.clone(), &y, d, is_cat.clone(), hyper.clone(), self.min_noise()) else {
+            return Ok(RelativeSample::default());
+        };
+
+        // Kriging believer: running GP trials count as observed at the mean.
+        let pending: Vec<Vec<f64>> = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Running && t.number != trial.number)
+            .filter_map(|t| serde_json::from_value::<Tag>(t.system_attrs.get(ATTR)?.clone()).ok())
+            .filter(|tag| tag.space == key && tag.x.len() == d)
+            .map(|tag| tag.x)
+            .collect();
+        let objective = if pending.is_empty() {
+            gp
+        } else {
+            let means = gp.predict_many(&pending);
+            let mut xa = flat.clone();
+            let mut ya = y.clone();
+            for (p, (mu, _)) in pending.iter().zip(means) {
+                xa.extend(p.iter().copied());
+                ya.push(mu);
+            }
+            Gp::new(xa, &ya, d, is_cat.clone(), hyper.clone(), self.min_noise()).unwrap_or(gp)
+        };
+
+        // Constraints: one GP each; incumbent among feasible trials.
+        let cons: Vec<Option<Vec<f64>>> = observed.iter().map(|t| t.constraints()).collect();
+        let n_cons = cons.iter().flatten().map(Vec::len).max().unwrap_or(0);
+        let mut constraints = vec![];
+        for k in 0..n_cons {
+            let ck: Vec<f64> = cons.iter().map(|c| c.as_ref().and_then(|c| c.get(k)).copied().unwrap_or(0.0)).collect();
+            let (cs, mean, std) = standardise(&ck);
+            let h = model::fit(&fx, &rows.iter().map(|&r| cs[r]).collect::<Vec<_>>(), d, &is_cat, &[Hyper::default_for(d)], self.min_noise(), 30);
+            if let Some(g) = Gp::new(flat.clone(), &cs, d, is_cat.clone(), h, self.min_noise()) {
+                constraints.push((g, (0.0 - mean) / std));
+            }
+        }
+        let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
+        let best = (0..y.len()).filter(|&i| feasible(i)).map(|i| y[i]).fold(f64::INFINITY, f64::min);
+        let best = if best.is_finite() { best } else { y.iter().copied().fold(f64::INFINITY, f64::min) };
+        let models = Models { objective, best, constraints };
+
+        let mut order: Vec<usize> = (0..y.len()).collect();
+        order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+        let incumbents: Vec<Vec<f64>> = order.iter().take(5).map(|&i| x[i].clone()).collect();
+        let cands = self.candidates(&enc, trial.number, &incumbents);
+
+        let (point, hedge) = match self.opts.acquisition {
+            AcquisitionChoice::Ei => (self.maximise(&models, &enc, Acquisition::Ei, &cands), None),
+            AcquisitionChoice::Pi => (self.maximise(&models, &enc, Acquisition::Pi, &cands), None),
+            AcquisitionChoice::Lcb => (self.maximise(&models, &enc, Acquisition::Lcb, &cands), None),
+            AcquisitionChoice::GpHedge => {
+                // Gains: each acquisition is rewarded by minus the current
+                // model's mean at what it proposed last time (skopt).
+                let mut gains = vec![0.0; 3];
+                if let Some((g, props)) = last_tag.as_ref().and_then(|t| t.hedge.clone()) {
+                    let means = models.objective.predict_many(&props);
+                    for k in 0..3 {
+                        gains[k] = g[k] - means[k].0;
+                    }
+                }
+                let proposals: Vec<Vec<f64>> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
+                    .iter()
+                    .map(|a| self.maximise(&models, &enc, *a, &cands))
+                    .collect();
+                let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
+                let total: f64 = w.iter().sum();
+                let mut u = rng_for(self.seed, trial.number, "gp-hedge").random::<f64>() * total;
+                let mut pick = 2;
+                for (k, wk) in w.iter().enumerate() {
+                    if u < *wk {
+                        pick = k;
+                        break;
+                    }
+                    u -= wk;
+                }
+                (proposals[pick].clone(), Some((gains, proposals)))
+            }
+        };
+
+        let values: IndexMap<String, f64> = enc
+            .names
+            .iter()
+            .zip(&enc.axes)
+            .zip(space.values())
+            .zip(&point)
+            .map(|(((k, a), dist), &u)| (k.clone(), a.as_ref().map_or_else(|| dist.clamp_internal(u), |a| a.decode(u))))
+            .collect();
+        let tag = Tag { space: key, x: point, hyper, hedge };
+        Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
+    }
+
+    fn sample_independent(&self, study: &Study, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
+        let done = study.trials()?.iter().filter(|t| t.state == TrialState::Complete).count();
+        if done < self.opts.n_initial_points {
+            self.initial.sample_independent(study, trial, name, dist)
+        } else {
+            self.random.sample_independent(study, trial, name, dist)
+        }
+    }
+}
