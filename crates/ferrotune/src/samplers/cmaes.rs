@@ -20,7 +20,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
-use super::search_space::intersection;
+use super::observations::SharedObservations;
 use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
@@ -289,16 +289,18 @@ pub struct CmaEsSampler {
     seed: u64,
     opts: CmaEsOptions,
     random: RandomSampler,
+    obs: SharedObservations,
     cache: Mutex<Option<Replay>>,
 }
 
-/// A replayed state: the restart and the generation it is at.
-#[derive(Clone)]
+/// A replayed state: the restart and the generation it is at, plus the
+/// parsed tags of the complete trials seen so far (each parsed once).
 struct Replay {
     study: i64,
     space: String,
     restart: u32,
     cma: Cma,
+    tags: std::collections::HashMap<u64, (Tag, f64)>,
 }
 
 impl std::fmt::Debug for CmaEsSampler {
@@ -310,7 +312,13 @@ impl std::fmt::Debug for CmaEsSampler {
 impl CmaEsSampler {
     pub fn new(seed: Option<u64>, opts: CmaEsOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
-        CmaEsSampler { seed, opts, random: RandomSampler::new(Some(seed)), cache: Mutex::new(None) }
+        CmaEsSampler {
+            seed,
+            opts,
+            random: RandomSampler::new(Some(seed)),
+            obs: SharedObservations::default(),
+            cache: Mutex::new(None),
+        }
     }
 
     fn fresh(&self, restart: u32, axes: &[UnitAxis]) -> Cma {
@@ -327,33 +335,44 @@ impl CmaEsSampler {
         Cma::new(mean, self.opts.sigma0.unwrap_or(1.0 / 6.0), lambda, steps)
     }
 
-    /// The state after every finished generation of the stored trials.
-    fn replay(&self, study: &Study, space_key: &str, axes: &[UnitAxis]) -> Result<Replay> {
+    /// The state after every finished generation of the stored trials:
+    /// (restart, state). The cache is advanced in place.
+    fn replay(&self, study: &Study, space_key: &str, axes: &[UnitAxis]) -> Result<(u32, Cma)> {
         let sign = if study.direction() == Direction::Maximize { -1.0 } else { 1.0 };
         let trials = study.trials()?;
-        let tagged: Vec<(Tag, f64, u64)> = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete)
-            .filter_map(|t| {
-                let tag: Tag = serde_json::from_value(t.system_attrs.get(ATTR)?.clone()).ok()?;
-                (tag.space == space_key).then(|| (tag, sign * t.value().unwrap_or(f64::INFINITY), t.number))
-            })
-            .collect();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let mut r = match cache.as_ref() {
-            Some(c) if c.study == study.id() && c.space == space_key => c.clone(),
-            _ => Replay { study: study.id(), space: space_key.to_string(), restart: 0, cma: self.fresh(0, axes) },
-        };
+        if !cache.as_ref().is_some_and(|c| c.study == study.id() && c.space == space_key) {
+            *cache = Some(Replay {
+                study: study.id(),
+                space: space_key.to_string(),
+                restart: 0,
+                cma: self.fresh(0, axes),
+                tags: Default::default(),
+            });
+        }
+        let r = cache.as_mut().expect("just set");
+        for t in trials.iter().filter(|t| t.state == TrialState::Complete) {
+            if r.tags.contains_key(&t.number) {
+                continue;
+            }
+            let Some(tag) = t.system_attrs.get(ATTR).and_then(|v| serde_json::from_value::<Tag>(v.clone()).ok()) else {
+                continue;
+            };
+            if tag.space == space_key {
+                r.tags.insert(t.number, (tag, sign * t.value().unwrap_or(f64::INFINITY)));
+            }
+        }
         loop {
-            let mut gen: Vec<&(Tag, f64, u64)> = tagged
+            let mut gen: Vec<(&u64, &(Tag, f64))> = r
+                .tags
                 .iter()
-                .filter(|(t, _, _)| t.restart == r.restart && t.generation == r.cma.generation)
+                .filter(|(_, (t, _))| t.restart == r.restart && t.generation == r.cma.generation)
                 .collect();
             if gen.len() < r.cma.lambda {
                 break;
             }
-            gen.sort_by_key(|g| g.2);
-            let sols: Vec<(Vec<f64>, f64)> = gen.iter().take(r.cma.lambda).map(|(t, v, _)| (t.x.clone(), *v)).collect();
+            gen.sort_by_key(|g| *g.0);
+            let sols: Vec<(Vec<f64>, f64)> = gen.iter().take(r.cma.lambda).map(|(_, (t, v))| (t.x.clone(), *v)).collect();
             let values: Vec<f64> = sols.iter().map(|s| s.1).collect();
             r.cma.tell(sols);
             if self.opts.ipop && r.cma.should_restart(&values) {
@@ -361,16 +380,12 @@ impl CmaEsSampler {
                 r.cma = self.fresh(r.restart, axes);
             }
         }
-        *cache = Some(r.clone());
-        Ok(r)
+        Ok((r.restart, r.cma.clone()))
     }
 }
 
-fn numeric_space(study: &Study) -> Result<SearchSpace> {
-    Ok(intersection(&study.trials()?)
-        .into_iter()
-        .filter(|(_, d)| !matches!(d, Distribution::Categorical { .. }) && d.cardinality() != Some(1))
-        .collect())
+fn numeric(space: SearchSpace) -> SearchSpace {
+    space.into_iter().filter(|(_, d)| !matches!(d, Distribution::Categorical { .. }) && d.cardinality() != Some(1)).collect()
 }
 
 impl Sampler for CmaEsSampler {
@@ -384,7 +399,7 @@ impl Sampler for CmaEsSampler {
                 "CMA-ES optimises one objective; use the nsga2 or tpe sampler for several".into(),
             ));
         }
-        numeric_space(study)
+        Ok(numeric(self.obs.intersection(study)?))
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
@@ -394,11 +409,11 @@ impl Sampler for CmaEsSampler {
         }
         let axes: Vec<UnitAxis> = space.values().filter_map(UnitAxis::new).collect();
         let space_key: String = space.keys().cloned().collect::<Vec<_>>().join(",");
-        let r = self.replay(study, &space_key, &axes)?;
+        let (restart, cma) = self.replay(study, &space_key, &axes)?;
         let mut rng = rng_for(self.seed, trial.number, "cma");
-        let x = r.cma.sample(&mut rng);
+        let x = cma.sample(&mut rng);
         let values = space.keys().zip(&axes).zip(&x).map(|((k, a), &u)| (k.clone(), a.decode(u))).collect();
-        let tag = Tag { space: space_key, restart: r.restart, generation: r.cma.generation, x };
+        let tag = Tag { space: space_key, restart, generation: cma.generation, x };
         Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
     }
 

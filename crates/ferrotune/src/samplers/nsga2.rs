@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::ranking::{crowding_distance, nondominated_fronts, violation};
-use super::search_space::intersection;
+use super::observations::SharedObservations;
 use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
@@ -61,8 +61,12 @@ pub struct Nsga2Sampler {
     seed: u64,
     opts: Nsga2Options,
     random: RandomSampler,
+    obs: SharedObservations,
     /// Populations by generation (trial numbers), for one study.
     cache: Mutex<Option<(i64, BTreeMap<u64, Vec<u64>>)>>,
+    /// Generation of each finished trial by number (finished trials never
+    /// change, so each attribute is read once), for one study.
+    gens: Mutex<(i64, Vec<Option<Option<u64>>>)>,
 }
 
 impl std::fmt::Debug for Nsga2Sampler {
@@ -87,7 +91,14 @@ fn key_values(study: &Study, t: &FrozenTrial) -> Vec<f64> {
 impl Nsga2Sampler {
     pub fn new(seed: Option<u64>, opts: Nsga2Options) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
-        Nsga2Sampler { seed, opts, random: RandomSampler::new(Some(seed)), cache: Mutex::new(None) }
+        Nsga2Sampler {
+            seed,
+            opts,
+            random: RandomSampler::new(Some(seed)),
+            obs: SharedObservations::default(),
+            cache: Mutex::new(None),
+            gens: Mutex::new((-1, vec![])),
+        }
     }
 
     /// Ranks `members` best first: fronts, then crowding distance.
@@ -106,7 +117,7 @@ impl Nsga2Sampler {
     }
 
     /// The population that breeds generation `g` (empty for g = 0).
-    fn population(&self, study: &Study, trials: &[Arc<FrozenTrial>], g: u64) -> Vec<Arc<FrozenTrial>> {
+    fn population(&self, study: &Study, trials: &[Arc<FrozenTrial>], gens: &[Option<u64>], g: u64) -> Vec<Arc<FrozenTrial>> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let pops = match cache.as_mut() {
             Some((id, p)) if *id == study.id() => p,
@@ -119,8 +130,9 @@ impl Nsga2Sampler {
         let complete_in = |gen: u64| -> Vec<Arc<FrozenTrial>> {
             trials
                 .iter()
-                .filter(|t| t.state == TrialState::Complete && generation_of(t) == Some(gen) && t.values.is_some())
-                .cloned()
+                .zip(gens)
+                .filter(|(t, tg)| t.state == TrialState::Complete && **tg == Some(gen) && t.values.is_some())
+                .map(|(t, _)| t.clone())
                 .collect()
         };
         for gen in 1..=g {
@@ -141,12 +153,36 @@ impl Nsga2Sampler {
         pops[&g].iter().map(|&n| trials[n as usize].clone()).collect()
     }
 
+    /// Every trial's generation, by trial number.
+    fn generations(&self, study: &Study, trials: &[Arc<FrozenTrial>]) -> Vec<Option<u64>> {
+        let mut c = self.gens.lock().unwrap_or_else(|e| e.into_inner());
+        if c.0 != study.id() {
+            *c = (study.id(), vec![]);
+        }
+        c.1.resize(trials.len(), None);
+        trials
+            .iter()
+            .zip(c.1.iter_mut())
+            .map(|(t, known)| match known {
+                Some(g) => *g,
+                None => {
+                    let g = generation_of(t);
+                    if t.state.is_finished() {
+                        *known = Some(g);
+                    }
+                    g
+                }
+            })
+            .collect()
+    }
+
     /// The generation a new trial belongs to.
-    fn current_generation(&self, trials: &[Arc<FrozenTrial>]) -> u64 {
-        let g = trials.iter().filter_map(|t| generation_of(t)).max().unwrap_or(0);
+    fn current_generation(&self, trials: &[Arc<FrozenTrial>], gens: &[Option<u64>]) -> u64 {
+        let g = gens.iter().flatten().copied().max().unwrap_or(0);
         let done = trials
             .iter()
-            .filter(|t| t.state == TrialState::Complete && generation_of(t) == Some(g))
+            .zip(gens)
+            .filter(|(t, tg)| t.state == TrialState::Complete && **tg == Some(g))
             .count();
         if done >= self.opts.population_size {
             g + 1
@@ -205,20 +241,19 @@ impl Sampler for Nsga2Sampler {
     }
 
     fn infer_relative_search_space(&self, study: &Study, _trial: &FrozenTrial) -> Result<SearchSpace> {
-        Ok(intersection(&study.trials()?).into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
+        Ok(self.obs.intersection(study)?.into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
         let trials = study.trials()?;
-        let g = self.current_generation(&trials);
+        let gens = self.generations(study, &trials);
+        let g = self.current_generation(&trials, &gens);
         let tag = vec![(ATTR.to_string(), serde_json::json!(g))];
         if g == 0 || space.is_empty() {
             return Ok(RelativeSample { values: IndexMap::new(), system_attrs: tag });
         }
-        let population = self.population(study, &trials, g);
-        let ranked = Self::rank(study, &population);
-        let ranked: Vec<Arc<FrozenTrial>> =
-            ranked.into_iter().filter(|t| space.keys().all(|k| t.params.contains_key(k))).collect();
+        // Populations are stored best first (survival ranks them).
+        let ranked = self.population(study, &trials, &gens, g);
         if ranked.is_empty() {
             return Ok(RelativeSample { values: IndexMap::new(), system_attrs: tag });
         }
@@ -229,7 +264,10 @@ impl Sampler for Nsga2Sampler {
         let pm = self.opts.mutation_prob.unwrap_or(1.0 / space.len() as f64);
         let mut values = IndexMap::new();
         for (k, d) in space {
-            let (a, b) = (p1.params[k].internal, p2.params[k].internal);
+            // Members of the population have every parameter of the joint
+            // space; anything else is left to independent sampling.
+            let (Some(a), Some(b)) = (p1.params.get(k), p2.params.get(k)) else { continue };
+            let (a, b) = (a.internal, b.internal);
             let x = match (d, UnitAxis::new(d)) {
                 (_, Some(axis)) => {
                     let (ua, ub) = (axis.encode(a), axis.encode(b));

@@ -143,6 +143,19 @@ impl Observations {
     }
 }
 
+/// An index behind a lock, for samplers that only need the joint space.
+#[derive(Debug, Default)]
+pub struct SharedObservations(std::sync::Mutex<Observations>);
+
+impl SharedObservations {
+    /// The intersection search space of the study's observed trials.
+    pub fn intersection(&self, study: &Study) -> crate::Result<SearchSpace> {
+        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        o.sync(study)?;
+        Ok(o.intersection())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::search_space::group_decomposition;

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use self::model::{Gp, Hyper};
-use super::search_space::intersection;
+use super::observations::SharedObservations;
 use super::transform::UnitAxis;
 use super::{QmcSampler, RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
@@ -89,7 +89,7 @@ impl Default for GpOptions {
             kappa: 1.96,
             n_candidates: 512,
             n_refine: 5,
-            max_fit_points: 256,
+            max_fit_points: 128,
             deterministic: false,
         }
     }
@@ -113,6 +113,7 @@ pub struct GpSampler {
     opts: GpOptions,
     initial: QmcSampler,
     random: RandomSampler,
+    obs: SharedObservations,
 }
 
 impl std::fmt::Debug for GpSampler {
@@ -178,7 +179,13 @@ struct Models {
 impl GpSampler {
     pub fn new(seed: Option<u64>, opts: GpOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
-        GpSampler { seed, opts, initial: QmcSampler::new(Some(seed)), random: RandomSampler::new(Some(seed)) }
+        GpSampler {
+            seed,
+            opts,
+            initial: QmcSampler::new(Some(seed)),
+            random: RandomSampler::new(Some(seed)),
+            obs: SharedObservations::default(),
+        }
     }
 
     fn min_noise(&self) -> f64 {
@@ -196,7 +203,7 @@ impl GpSampler {
         if cold || starts.is_empty() {
             starts.push(Hyper::default_for(d));
         }
-        let mut h = model::fit(x, y, d, is_cat, &starts, self.min_noise(), if cold { 60 } else { 25 });
+        let mut h = model::fit(x, y, d, is_cat, &starts, self.min_noise(), if cold { 60 } else { 20 });
         if self.opts.deterministic {
             h.log_noise = h.log_noise.min((1e-8f64).ln());
         }
@@ -355,7 +362,7 @@ impl Sampler for GpSampler {
         if study.is_multi_objective() {
             return Err(Error::Sampler("GP-BO optimises one objective; use the tpe or nsga2 sampler for several".into()));
         }
-        Ok(intersection(&study.trials()?).into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
+        Ok(self.obs.intersection(study)?.into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {

@@ -127,15 +127,56 @@ fn kernel_matrix(x: &[f64], n: usize, d: usize, is_cat: &[bool], inv_sq_ls: &[f6
     k
 }
 
+/// Squared per-dimension differences of every pair i > j, laid out
+/// pair-major: they do not depend on the hyperparameters, so a fit computes
+/// them once.
+struct Pairs {
+    n: usize,
+    d: usize,
+    diffs: Vec<f64>,
+}
+
+impl Pairs {
+    fn new(x: &[f64], n: usize, d: usize, is_cat: &[bool]) -> Pairs {
+        let mut diffs = Vec::with_capacity(n * (n - 1) / 2 * d);
+        for i in 0..n {
+            for j in 0..i {
+                for t in 0..d {
+                    diffs.push(sq_diff(x[i * d + t], x[j * d + t], is_cat[t]));
+                }
+            }
+        }
+        Pairs { n, d, diffs }
+    }
+}
+
 /// Negative log posterior (−(log marginal likelihood + log prior)) and its
-/// gradient, for hyperparameters `theta` on data (x, y).
-fn neg_log_posterior(theta: &[f64], x: &[f64], y: &[f64], d: usize, is_cat: &[bool], min_noise: f64, grad: &mut [f64]) -> f64 {
-    let n = y.len();
+/// gradient, for hyperparameters `theta` on targets `y`.
+fn neg_log_posterior(theta: &[f64], pairs: &Pairs, y: &[f64], min_noise: f64, grad: &mut [f64]) -> f64 {
+    let (n, d) = (pairs.n, pairs.d);
     let h = Hyper::from_vec(theta);
     let inv_sq_ls: Vec<f64> = h.log_inv_sq_ls.iter().map(|v| v.exp()).collect();
     let scale = h.log_scale.exp();
     let noise = h.log_noise.exp() + min_noise;
-    let k = kernel_matrix(x, n, d, is_cat, &inv_sq_ls, scale, noise);
+    // Kernel values and dk/dr² per pair, computed once for both uses.
+    let n_pairs = n * (n - 1) / 2;
+    let mut kv = Vec::with_capacity(n_pairs);
+    let mut dkv = Vec::with_capacity(n_pairs);
+    let mut k = Mat::<f64>::zeros(n, n);
+    let mut p = 0;
+    for i in 0..n {
+        k[(i, i)] = scale + noise;
+        for j in 0..i {
+            let diffs = &pairs.diffs[p * d..(p + 1) * d];
+            let r2: f64 = diffs.iter().zip(&inv_sq_ls).map(|(a, b)| a * b).sum();
+            let (m, dm) = matern52(r2);
+            k[(i, j)] = scale * m;
+            k[(j, i)] = scale * m;
+            kv.push(m);
+            dkv.push(dm);
+            p += 1;
+        }
+    }
     let Ok(llt) = k.llt(Side::Lower) else {
         grad.iter_mut().for_each(|g| *g = 0.0);
         return f64::INFINITY;
@@ -146,28 +187,24 @@ fn neg_log_posterior(theta: &[f64], x: &[f64], y: &[f64], d: usize, is_cat: &[bo
     let logdet: f64 = (0..n).map(|i| l[(i, i)].ln()).sum();
     let fit: f64 = (0..n).map(|i| y[i] * alpha[(i, 0)]).sum();
     let lml = -0.5 * fit - logdet - 0.5 * n as f64 * LN_2PI;
-    // W = α αᵀ − K⁻¹; dLML/dθ = ½ tr(W ∂K/∂θ).
+    // W = α αᵀ − K⁻¹; dLML/dθ = ½ tr(W ∂K/∂θ) (off-diagonal pairs count twice).
     let kinv = llt.inverse();
     let mut g_prior = vec![0.0; theta.len()];
     let lp = log_prior(&h, &mut g_prior);
     let mut g = vec![0.0; theta.len()];
+    let mut p = 0;
     for i in 0..n {
         let wii = alpha[(i, 0)] * alpha[(i, 0)] - kinv[(i, i)];
         g[d] += 0.5 * wii * scale;
         g[d + 1] += 0.5 * wii * (noise - min_noise);
         for j in 0..i {
             let w = alpha[(i, 0)] * alpha[(j, 0)] - kinv[(i, j)];
-            let mut r2 = 0.0;
-            for t in 0..d {
-                r2 += inv_sq_ls[t] * sq_diff(x[i * d + t], x[j * d + t], is_cat[t]);
+            g[d] += w * scale * kv[p];
+            let c = w * scale * dkv[p];
+            for (gt, (df, lam)) in g[..d].iter_mut().zip(pairs.diffs[p * d..(p + 1) * d].iter().zip(&inv_sq_ls)) {
+                *gt += c * lam * df;
             }
-            let (kv, dk) = matern52(r2);
-            // Off-diagonal pairs appear twice in the trace.
-            g[d] += w * scale * kv;
-            let c = w * scale * dk;
-            for t in 0..d {
-                g[t] += c * inv_sq_ls[t] * sq_diff(x[i * d + t], x[j * d + t], is_cat[t]);
-            }
+            p += 1;
         }
     }
     for k in 0..theta.len() {
@@ -190,10 +227,11 @@ fn bounds(d: usize) -> (Vec<f64>, Vec<f64>) {
 /// Fits hyperparameters by MAP from each start, keeping the best.
 pub fn fit(x: &[f64], y: &[f64], d: usize, is_cat: &[bool], starts: &[Hyper], min_noise: f64, max_iter: usize) -> Hyper {
     let (lo, hi) = bounds(d);
+    let pairs = Pairs::new(x, y.len(), d, is_cat);
     let mut best: Option<(Vec<f64>, f64)> = None;
     for s in starts {
         let (theta, f) = lbfgs::minimize(
-            |th, g| neg_log_posterior(th, x, y, d, is_cat, min_noise, g),
+            |th, g| neg_log_posterior(th, &pairs, y, min_noise, g),
             &s.to_vec(),
             &lo,
             &hi,
@@ -297,15 +335,16 @@ mod tests {
         let y: Vec<f64> = (0..12).map(|i| ((i as f64) * 0.7).sin()).collect();
         let theta = vec![0.3, -0.2, 0.1, 0.2, -3.0];
         let mut g = vec![0.0; 5];
-        neg_log_posterior(&theta, &x, &y, d, &is_cat, 1e-6, &mut g);
+        let pairs = Pairs::new(&x, y.len(), d, &is_cat);
+        neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut g);
         for k in 0..5 {
             let mut tp = theta.clone();
             let mut tm = theta.clone();
             tp[k] += 1e-5;
             tm[k] -= 1e-5;
             let mut scratch = vec![0.0; 5];
-            let fd = (neg_log_posterior(&tp, &x, &y, d, &is_cat, 1e-6, &mut scratch)
-                - neg_log_posterior(&tm, &x, &y, d, &is_cat, 1e-6, &mut scratch))
+            let fd = (neg_log_posterior(&tp, &pairs, &y, 1e-6, &mut scratch)
+                - neg_log_posterior(&tm, &pairs, &y, 1e-6, &mut scratch))
                 / 2e-5;
             assert!((fd - g[k]).abs() < 1e-4 * (1.0 + fd.abs()), "θ{k}: analytic {} vs numeric {fd}", g[k]);
         }
