@@ -11,6 +11,8 @@ fn main() {
 }
 
 const TRIALS: &[usize] = &[100, 300, 1000, 10_000];
+/// GP-BO is cubic in the number of trials; it is measured up to 1,000.
+const GP_TRIALS: &[usize] = &[100, 300, 1000];
 
 fn bench(b: divan::Bencher, sampler: &str, space: Space, n: usize) {
     let (study, sp) = study_with(sampler, space, n);
@@ -36,4 +38,7 @@ sampler_benches! {
     qmc => "qmc", TRIALS;
     tpe => "tpe", TRIALS;
     tpe_univariate => "tpe-univariate", TRIALS;
+    cmaes => "cmaes", TRIALS;
+    nsga2 => "nsga2", TRIALS;
+    gp => "gp", GP_TRIALS;
 }
