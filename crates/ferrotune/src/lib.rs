@@ -33,6 +33,12 @@
 //! The crate holds no terminal code: the `ferrotune` binary
 //! (`crates/ferrotune-cli`) is a thin layer over it.
 
+// Numerical code (CMA-ES, GP, Parzen estimators) indexes several arrays in
+// lockstep; index loops read closer to the papers than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+// Published constants (Acklam's, Cody-Waite's) are kept digit for digit.
+#![allow(clippy::excessive_precision)]
+
 pub mod distribution;
 mod error;
 pub mod math;

@@ -56,6 +56,9 @@ impl Default for Nsga2Options {
     }
 }
 
+/// Trial numbers of each generation's population, best first.
+type Populations = BTreeMap<u64, Vec<u64>>;
+
 /// The NSGA-II / genetic-algorithm sampler.
 pub struct Nsga2Sampler {
     seed: u64,
@@ -63,7 +66,7 @@ pub struct Nsga2Sampler {
     random: RandomSampler,
     obs: SharedObservations,
     /// Populations by generation (trial numbers), for one study.
-    cache: Mutex<Option<(i64, BTreeMap<u64, Vec<u64>>)>>,
+    cache: Mutex<Option<(i64, Populations)>>,
     /// Generation of each finished trial by number (finished trials never
     /// change, so each attribute is read once), for one study.
     gens: Mutex<(i64, Vec<Option<Option<u64>>>)>,

@@ -15,8 +15,11 @@ pub fn violation(t: &FrozenTrial) -> f64 {
     t.constraints().map(|c| c.iter().map(|v| v.max(0.0)).sum()).unwrap_or(0.0)
 }
 
-/// A single-objective sort key: smaller is better.
-fn key(t: &FrozenTrial, d: Direction) -> (f64, u8, f64, f64) {
+/// (violation, complete-or-pruned, −step, signed value): smaller is better.
+type RankKey = (f64, u8, f64, f64);
+
+/// A single-objective sort key.
+fn key(t: &FrozenTrial, d: Direction) -> RankKey {
     let sign = if d == Direction::Minimize { 1.0 } else { -1.0 };
     match t.state {
         TrialState::Complete => (violation(t), 0, 0.0, sign * t.value().unwrap_or(f64::INFINITY)),
@@ -30,13 +33,13 @@ fn key(t: &FrozenTrial, d: Direction) -> (f64, u8, f64, f64) {
     }
 }
 
-fn cmp_keys(a: (f64, u8, f64, f64), b: (f64, u8, f64, f64)) -> Ordering {
+fn cmp_keys(a: RankKey, b: RankKey) -> Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.total_cmp(&b.3))
 }
 
 /// Observed trials sorted best first (stable: ties keep trial order).
 pub fn rank_single(trials: &[Arc<FrozenTrial>], d: Direction) -> Vec<Arc<FrozenTrial>> {
-    let mut v: Vec<(Arc<FrozenTrial>, (f64, u8, f64, f64))> = trials.iter().map(|t| (t.clone(), key(t, d))).collect();
+    let mut v: Vec<(Arc<FrozenTrial>, RankKey)> = trials.iter().map(|t| (t.clone(), key(t, d))).collect();
     v.sort_by(|a, b| cmp_keys(a.1, b.1));
     v.into_iter().map(|x| x.0).collect()
 }

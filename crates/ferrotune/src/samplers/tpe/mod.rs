@@ -91,6 +91,8 @@ struct State {
     /// when another one finishes).
     ranked_at: Option<usize>,
     ranked: Vec<usize>,
+    /// Position of each row in `ranked` (usize::MAX when not observed).
+    rank_pos: Vec<usize>,
     running: Vec<usize>,
 }
 
@@ -140,6 +142,10 @@ impl TpeSampler {
             rank_single(&observed, study.direction())
         };
         st.ranked = ranked.iter().map(|t| t.number as usize).collect();
+        st.rank_pos = vec![usize::MAX; history.len()];
+        for (pos, &row) in st.ranked.iter().enumerate() {
+            st.rank_pos[row] = pos;
+        }
         st.ranked_at = Some(st.obs.n_observed());
         Ok(st)
     }
@@ -154,15 +160,23 @@ impl TpeSampler {
     ) -> IndexMap<String, f64> {
         let cols = st.obs.columns_for(space);
         let has_all = |r: &usize| cols.as_ref().is_some_and(|c| c.iter().all(|c| !c.values[*r].is_nan()));
-        let obs: Vec<usize> = st.ranked.iter().copied().filter(has_all).collect();
-        let n_below = self.gamma(obs.len());
-        let mut below: Vec<usize> = obs[..n_below].to_vec();
-        let mut above: Vec<usize> = obs[n_below..].to_vec();
+        // Observed rows with every parameter, in trial-number order (what the
+        // weights need); the best `gamma(n)` of them by rank go below. A
+        // selection on rank positions, no sort.
+        let rows: Vec<usize> = (0..st.rank_pos.len()).filter(|&r| st.rank_pos[r] != usize::MAX && has_all(&r)).collect();
+        let n_below = self.gamma(rows.len());
+        let cutoff = if n_below == 0 {
+            0
+        } else {
+            let mut pos: Vec<usize> = rows.iter().map(|&r| st.rank_pos[r]).collect();
+            let (_, nth, _) = pos.select_nth_unstable(n_below - 1);
+            *nth + 1
+        };
+        let (below, mut above): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&r| st.rank_pos[r] < cutoff);
         if self.opts.constant_liar {
             above.extend(st.running.iter().copied().filter(|&r| r != trial.number as usize).filter(has_all));
+            above.sort_unstable();
         }
-        below.sort_unstable();
-        above.sort_unstable();
 
         let axes: Vec<Option<UnitAxis>> = space.values().map(UnitAxis::new).collect();
         let kinds: Vec<DimKind> = space
@@ -192,8 +206,8 @@ impl TpeSampler {
             consider_endpoints: self.opts.consider_endpoints,
             multivariate,
         };
-        let l = Parzen::new(&kinds, &columns(&below), &default_weights(below.len()), po);
-        let g = Parzen::new(&kinds, &columns(&above), &default_weights(above.len()), po);
+        let l = Parzen::new(&kinds, columns(&below), &default_weights(below.len()), po);
+        let g = Parzen::new(&kinds, columns(&above), &default_weights(above.len()), po);
         let purpose: String = std::iter::once("tpe").chain(space.keys().map(String::as_str)).collect::<Vec<_>>().join("/");
         let mut rng = rng_for(self.seed, trial.number, &purpose);
         let candidates = l.sample(&mut rng, self.opts.n_ei_candidates.max(1));

@@ -13,7 +13,7 @@ use multiversion::multiversion;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::math::{exp_nonpos, norm_mass_approx, sample_truncnorm, LN_SQRT_2PI};
+use crate::math::{exp_nonpos, sample_truncnorm, PhiTable, LN_SQRT_2PI};
 
 // The hot loops, compiled for AVX2+FMA too and chosen at run time (the
 // default build targets baseline x86-64, whose SSE2 has half the width).
@@ -27,14 +27,33 @@ fn add_quadratic(acc: &mut [f64], mus: &[f64], inv_sigmas: &[f64], x: f64) {
     }
 }
 
-/// scale[i] *= σ_i · (mass of N(μ_i, σ_i²) on [0, 1]). A kernel more than
-/// 8.3σ inside both bounds has mass 1 to double precision (the tails hold
-/// < 1e-16), so only kernels near an edge pay for the error function.
+/// acc[i] -= ½ ((x − μ_i) / σ)² with one σ for every kernel.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn add_quadratic_shared(acc: &mut [f64], mus: &[f64], inv_sigma: f64, x: f64) {
+    for (a, m) in acc.iter_mut().zip(mus) {
+        let z = (x - m) * inv_sigma;
+        *a -= 0.5 * z * z;
+    }
+}
+
+/// scale[i] *= σ · (mass of N(μ_i, σ²) on [0, 1]) with one σ.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn multiply_masses_shared(scale: &mut [f64], mus: &[f64], sigma: f64) {
+    let phi = PhiTable::get();
+    let inv = 1.0 / sigma;
+    for (sm, m) in scale.iter_mut().zip(mus) {
+        *sm *= sigma * (phi.cdf((1.0 - m) * inv) - phi.cdf(-m * inv));
+    }
+}
+
+/// scale[i] *= σ_i · (mass of N(μ_i, σ_i²) on [0, 1]).
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn multiply_masses(scale: &mut [f64], mus: &[f64], sigmas: &[f64]) {
+    // The masses lie in [~0.34, 1] (centres inside [0, 1], σ <= 1), where a
+    // 1e-8 absolute error of the tabulated Φ is a negligible relative one.
+    let phi = PhiTable::get();
     for ((sm, m), s) in scale.iter_mut().zip(mus).zip(sigmas) {
-        let inner = m.min(1.0 - m) / s;
-        *sm *= if inner > 8.3 { *s } else { s * norm_mass_approx(-m / s, (1.0 - m) / s) };
+        *sm *= s * (phi.cdf((1.0 - m) / s) - phi.cdf(-m / s));
     }
 }
 
@@ -78,13 +97,20 @@ struct Sorted1D {
 }
 
 impl Sorted1D {
-    /// The last component is the prior.
-    fn new(mus: &[f64], sigmas: &[f64], consts: &[f64]) -> Sorted1D {
+    /// The last component is the prior. `order`, if known, sorts the
+    /// components by centre (the prior's index may appear in it).
+    fn new(mus: &[f64], sigmas: &[f64], consts: &[f64], order: Option<Vec<usize>>) -> Sorted1D {
         let k = mus.len() - 1;
         let prior = (mus[k], 1.0 / sigmas[k], consts[k]);
         let (mus, sigmas, consts) = (&mus[..k], &sigmas[..k], &consts[..k]);
-        let mut order: Vec<usize> = (0..mus.len()).collect();
-        order.sort_unstable_by(|&a, &b| mus[a].total_cmp(&mus[b]));
+        let order: Vec<usize> = match order {
+            Some(o) => o.into_iter().filter(|&i| i < k).collect(),
+            None => {
+                let mut o: Vec<usize> = (0..mus.len()).collect();
+                o.sort_unstable_by(|&a, &b| mus[a].total_cmp(&mus[b]));
+                o
+            }
+        };
         let m: Vec<f64> = order.iter().map(|&i| mus[i]).collect();
         let s: Vec<f64> = order.iter().map(|&i| sigmas[i]).collect();
         let c: Vec<f64> = order.iter().map(|&i| consts[i]).collect();
@@ -160,10 +186,39 @@ pub struct ParzenOptions {
     pub multivariate: bool,
 }
 
+/// Kernel widths of one numerical dimension: one per kernel (univariate
+/// TPE), or one shared by every observation kernel (multivariate TPE).
+/// The prior kernel (the last) always has width 1.
+#[derive(Debug, Clone)]
+enum Widths {
+    PerKernel { sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
+    Shared(f64),
+}
+
 #[derive(Debug, Clone)]
 enum Dim {
-    Num { mus: Vec<f64>, sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
-    Cat { log_probs: Vec<Vec<f64>> },
+    /// Centres of the observation kernels, then the prior's (0.5).
+    Num { mus: Vec<f64>, widths: Widths },
+    /// Each observation kernel puts `on` on its own choice and `off` on each
+    /// other one (a one-hot smoothed by the prior weight); the prior kernel is
+    /// uniform. `choice` holds each observation kernel's choice.
+    Cat { k: usize, choice: Vec<f64>, log_on: f64, log_off: f64 },
+}
+
+impl Dim {
+    fn sigma(&self, c: usize) -> f64 {
+        match self {
+            Dim::Num { widths: Widths::PerKernel { sigmas, .. }, .. } => sigmas[c],
+            Dim::Num { mus, widths: Widths::Shared(s) } => {
+                if c + 1 == mus.len() {
+                    1.0
+                } else {
+                    *s
+                }
+            }
+            Dim::Cat { .. } => 1.0,
+        }
+    }
 }
 
 /// A fitted mixture. Component `n_obs` (the last) is the prior.
@@ -180,8 +235,9 @@ pub struct Parzen {
 }
 
 impl Parzen {
-    /// `obs[d][i]`: observation `i` in dimension `d`; `weights[i]` its weight.
-    pub fn new(kinds: &[DimKind], obs: &[Vec<f64>], weights: &[f64], o: ParzenOptions) -> Self {
+    /// `obs[d][i]`: observation `i` in dimension `d` (taken over, not
+    /// copied); `weights[i]` its weight.
+    pub fn new(kinds: &[DimKind], obs: Vec<Vec<f64>>, weights: &[f64], o: ParzenOptions) -> Self {
         let n = weights.len();
         let mut w: Vec<f64> = weights.to_vec();
         w.push(o.prior_weight);
@@ -196,53 +252,61 @@ impl Parzen {
             })
             .collect();
         let n_dims = kinds.len();
+        let maxsigma = 1.0;
+        let minsigma = if o.magic_clip { 1.0 / (100.0f64).min(1.0 + (n + 1) as f64) } else { 1e-12 };
+        // Per kernel: the product over numerical dimensions of σ · mass,
+        // so one ln per kernel covers every dimension.
         let mut scale = vec![1.0f64; n + 1];
         let n_num = kinds.iter().filter(|k| matches!(k, DimKind::Numerical)).count() as f64;
+        let mut order_1d: Option<Vec<usize>> = None;
         let dims: Vec<Dim> = kinds
             .iter()
             .zip(obs)
-            .map(|(kind, xs)| match kind {
+            .map(|(kind, mut xs)| match kind {
                 DimKind::Numerical => {
-                    let mut mus: Vec<f64> = Vec::with_capacity(n + 1);
-                    mus.extend_from_slice(xs);
-                    let mut sigmas = if o.multivariate {
-                        let s = 0.2 * (n.max(1) as f64).powf(-1.0 / (n_dims as f64 + 4.0));
-                        let mut v = Vec::with_capacity(n + 1);
-                        v.resize(n, s);
-                        v
+                    let widths = if o.multivariate {
+                        let s = (0.2 * (n.max(1) as f64).powf(-1.0 / (n_dims as f64 + 4.0))).clamp(minsigma, maxsigma);
+                        multiply_masses_shared(&mut scale[..n], &xs, s);
+                        Widths::Shared(s)
                     } else {
-                        neighbour_bandwidths(xs, o.consider_endpoints)
+                        let (mut sigmas, order) = neighbour_bandwidths_with_order(&xs, o.consider_endpoints);
+                        order_1d = Some(order);
+                        for s in &mut sigmas {
+                            *s = s.clamp(minsigma, maxsigma);
+                        }
+                        sigmas.push(1.0);
+                        xs.push(0.5);
+                        multiply_masses(&mut scale, &xs, &sigmas);
+                        xs.pop();
+                        let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
+                        Widths::PerKernel { sigmas, inv_sigmas }
                     };
-                    let maxsigma = 1.0;
-                    let minsigma = if o.magic_clip { 1.0 / (100.0f64).min(1.0 + (n + 1) as f64) } else { 1e-12 };
-                    for s in &mut sigmas {
-                        *s = s.clamp(minsigma, maxsigma);
+                    xs.push(0.5);
+                    if let Widths::Shared(_) = widths {
+                        // The prior kernel: σ = 1, centred.
+                        let last = scale.len() - 1;
+                        multiply_masses(&mut scale[last..], &xs[last..], &[1.0]);
                     }
-                    mus.push(0.5);
-                    sigmas.push(1.0);
-                    // One ln per component for all dimensions: multiply σ·mass here.
-                    multiply_masses(&mut scale, &mus, &sigmas);
-                    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
-                    Dim::Num { mus, sigmas, inv_sigmas }
+                    Dim::Num { mus: xs, widths }
                 }
                 DimKind::Categorical(k) => {
                     let k = *k;
-                    let mut log_probs = Vec::with_capacity(n + 1);
-                    for &x in xs {
-                        let mut p = vec![o.prior_weight / k as f64; k];
-                        p[(x as usize).min(k - 1)] += 1.0;
-                        let s: f64 = p.iter().sum();
-                        log_probs.push(p.into_iter().map(|v| (v / s).ln()).collect());
-                    }
-                    log_probs.push(vec![-(k as f64).ln(); k]);
-                    Dim::Cat { log_probs }
+                    let pw = o.prior_weight / k as f64;
+                    let norm = o.prior_weight + 1.0;
+                    Dim::Cat { k, choice: xs, log_on: ((pw + 1.0) / norm).ln(), log_off: (pw / norm).ln() }
                 }
             })
             .collect();
         let log_consts: Vec<f64> =
             log_weights.iter().zip(&scale).map(|(lw, sm)| lw - sm.ln() - n_num * LN_SQRT_2PI).collect();
         let sorted = match dims.as_slice() {
-            [Dim::Num { mus, sigmas, .. }] => Some(Sorted1D::new(mus, sigmas, &log_consts)),
+            [Dim::Num { mus, widths: Widths::PerKernel { sigmas, .. } }] => {
+                Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take()))
+            }
+            [d @ Dim::Num { mus, .. }] => {
+                let sigmas: Vec<f64> = (0..mus.len()).map(|c| d.sigma(c)).collect();
+                Some(Sorted1D::new(mus, &sigmas, &log_consts, None))
+            }
             _ => None,
         };
         Parzen { log_consts, cum_weights, dims, sorted }
@@ -257,20 +321,19 @@ impl Parzen {
                 self.dims
                     .iter()
                     .map(|d| match d {
-                        Dim::Num { mus, sigmas, .. } => sample_truncnorm(mus[c], sigmas[c], 0.0, 1.0, rng.random()),
-                        Dim::Cat { log_probs } => {
+                        Dim::Num { mus, .. } => sample_truncnorm(mus[c], d.sigma(c), 0.0, 1.0, rng.random()),
+                        Dim::Cat { k, choice, log_on, .. } => {
                             let u: f64 = rng.random();
-                            let mut acc = 0.0;
-                            let probs = &log_probs[c];
-                            let mut pick = probs.len() - 1;
-                            for (i, lp) in probs.iter().enumerate() {
-                                acc += lp.exp();
-                                if u < acc {
-                                    pick = i;
-                                    break;
-                                }
+                            if c == choice.len() || *k == 1 {
+                                // The prior kernel: uniform.
+                                ((u * *k as f64) as usize).min(k - 1) as f64
+                            } else if u < log_on.exp() {
+                                choice[c]
+                            } else {
+                                // Uniform over the other k - 1 choices.
+                                let other: usize = rng.random_range(0..k - 1);
+                                (if other as f64 >= choice[c] { other + 1 } else { other }) as f64
                             }
-                            pick as f64
                         }
                     })
                     .collect()
@@ -288,14 +351,22 @@ impl Parzen {
         xs.iter()
             .map(|x| {
                 acc.copy_from_slice(&self.log_consts);
+                let last = acc.len() - 1;
                 for (d, &xd) in self.dims.iter().zip(x) {
                     match d {
-                        Dim::Num { mus, inv_sigmas, .. } => add_quadratic(&mut acc, mus, inv_sigmas, xd),
-                        Dim::Cat { log_probs } => {
-                            let c = xd as usize;
-                            for (a, lp) in acc.iter_mut().zip(log_probs) {
-                                *a += lp[c];
+                        Dim::Num { mus, widths: Widths::PerKernel { inv_sigmas, .. } } => {
+                            add_quadratic(&mut acc, mus, inv_sigmas, xd)
+                        }
+                        Dim::Num { mus, widths: Widths::Shared(s) } => {
+                            add_quadratic_shared(&mut acc[..last], &mus[..last], 1.0 / s, xd);
+                            let z = xd - mus[last];
+                            acc[last] -= 0.5 * z * z;
+                        }
+                        Dim::Cat { k, choice, log_on, log_off } => {
+                            for (a, c) in acc[..last].iter_mut().zip(choice) {
+                                *a += if *c == xd { *log_on } else { *log_off };
                             }
+                            acc[last] -= (*k as f64).ln();
                         }
                     }
                 }
@@ -308,7 +379,14 @@ impl Parzen {
 /// Optuna's univariate rule: each kernel is as wide as the larger gap to its
 /// sorted neighbours (the prior's centre 0.5 included, the ends 0 and 1 as
 /// fences); at the extremes, unless `consider_endpoints`, the inner gap.
+#[cfg(test)]
 fn neighbour_bandwidths(xs: &[f64], consider_endpoints: bool) -> Vec<f64> {
+    neighbour_bandwidths_with_order(xs, consider_endpoints).0
+}
+
+/// As [`neighbour_bandwidths`], also returning the kernels' order by centre
+/// (indices into `xs`, the prior as `xs.len()`).
+fn neighbour_bandwidths_with_order(xs: &[f64], consider_endpoints: bool) -> (Vec<f64>, Vec<usize>) {
     let n = xs.len();
     let mut with_prior: Vec<(f64, usize)> = xs.iter().copied().zip(0..).collect();
     with_prior.push((0.5, n));
@@ -334,7 +412,7 @@ fn neighbour_bandwidths(xs: &[f64], consider_endpoints: bool) -> Vec<f64> {
             out[idx] = sorted_sigma[j];
         }
     }
-    out
+    (out, with_prior.iter().map(|p| p.1).collect())
 }
 
 #[cfg(test)]
@@ -349,7 +427,7 @@ mod tests {
     #[test]
     fn density_integrates_to_one_and_peaks_at_observations() {
         for mv in [false, true] {
-            let p = Parzen::new(&[DimKind::Numerical], &[vec![0.2, 0.25, 0.8]], &[1.0, 1.0, 1.0], opts(mv));
+            let p = Parzen::new(&[DimKind::Numerical], vec![vec![0.2, 0.25, 0.8]], &[1.0, 1.0, 1.0], opts(mv));
             let n = 20_000;
             let grid: Vec<Vec<f64>> = (0..n).map(|i| vec![(i as f64 + 0.5) / n as f64]).collect();
             let integral: f64 = p.log_pdf(&grid).iter().map(|l| l.exp() / n as f64).sum();
@@ -357,14 +435,14 @@ mod tests {
             let d = p.log_pdf(&[vec![0.22], vec![0.5]]);
             assert!(d[0] > d[1]);
         }
-        let c = Parzen::new(&[DimKind::Categorical(3)], &[vec![0.0, 0.0, 2.0]], &[1.0; 3], opts(false));
+        let c = Parzen::new(&[DimKind::Categorical(3)], vec![vec![0.0, 0.0, 2.0]], &[1.0; 3], opts(false));
         let total: f64 = c.log_pdf(&[vec![0.0], vec![1.0], vec![2.0]]).iter().map(|l| l.exp()).sum();
         assert!((total - 1.0).abs() < 1e-12);
     }
 
     #[test]
     fn samples_stay_in_the_unit_box_and_follow_the_mass() {
-        let p = Parzen::new(&[DimKind::Numerical, DimKind::Categorical(4)], &[vec![0.9; 30], vec![3.0; 30]], &[1.0; 30], opts(true));
+        let p = Parzen::new(&[DimKind::Numerical, DimKind::Categorical(4)], vec![vec![0.9; 30], vec![3.0; 30]], &[1.0; 30], opts(true));
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let s = p.sample(&mut rng, 500);
         assert!(s.iter().all(|x| (0.0..=1.0).contains(&x[0]) && x[1] < 4.0 && x[1].fract() == 0.0));
@@ -378,7 +456,7 @@ mod tests {
     #[test]
     fn windowed_evaluation_equals_the_full_sum() {
         let xs: Vec<f64> = (0..700).map(|i| ((i * 7919) % 1000) as f64 / 1000.0).collect();
-        let p = Parzen::new(&[DimKind::Numerical], &[xs], &[1.0; 700], opts(false));
+        let p = Parzen::new(&[DimKind::Numerical], vec![xs], &[1.0; 700], opts(false));
         let pts: Vec<Vec<f64>> = (0..50).map(|i| vec![i as f64 / 49.0]).collect();
         let windowed = p.log_pdf(&pts);
         let full = Parzen { sorted: None, ..p.clone() }.log_pdf(&pts);
