@@ -235,7 +235,9 @@ impl Cma {
 
     /// Integer dimensions: keep at least probability α = 1/(nλ) of leaving
     /// the current integer's cell towards its nearer neighbour, by widening
-    /// that coordinate's marginal (the diagonal scaling `a`).
+    /// that coordinate's marginal (the diagonal scaling `a`). This is the
+    /// lower-bound half of Hamano et al.'s margin; their correction that also
+    /// caps the probability of leaving (and can move the mean) is not done.
     fn apply_margin(&mut self) {
         let alpha = 1.0 / (self.n as f64 * self.lambda as f64);
         let z = norm_ppf(1.0 - alpha);

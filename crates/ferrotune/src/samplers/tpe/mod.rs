@@ -8,6 +8,14 @@
 //! `g(x)` to the second, draws `n_ei_candidates` points from `l`, and returns
 //! the one maximising `l(x) / g(x)` — which maximises expected improvement
 //! under the TPE model.
+//!
+//! "Best" is decided by `samplers::ranking`: feasible before infeasible
+//! (constraints), complete before pruned. With several objectives the split
+//! follows non-dominated rank, and within the last front that is needed,
+//! crowding distance (Deb 2002). This is a simplification of MOTPE, which
+//! uses hypervolume subset selection there and hypervolume-contribution
+//! weights for the "below" kernels; we use crowding distance and the same
+//! weights as for one objective.
 
 mod parzen;
 
