@@ -13,7 +13,7 @@ use multiversion::multiversion;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::math::{exp_nonpos, sample_truncnorm, PhiTable, LN_SQRT_2PI};
+use crate::math::{logsumexp_fast as logsumexp, sample_truncnorm, PhiTable, LN_SQRT_2PI};
 
 // The hot loops, compiled for AVX2+FMA too and chosen at run time (the
 // default build targets baseline x86-64, whose SSE2 has half the width).
@@ -55,24 +55,6 @@ fn multiply_masses(scale: &mut [f64], mus: &[f64], sigmas: &[f64]) {
     for ((sm, m), s) in scale.iter_mut().zip(mus).zip(sigmas) {
         *sm *= s * (phi.cdf((1.0 - m) / s) - phi.cdf(-m / s));
     }
-}
-
-/// ln Σ exp(x_i): four partial sums so the loop vectorises.
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn logsumexp(xs: &[f64]) -> f64 {
-    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !m.is_finite() {
-        return m;
-    }
-    let mut acc = [0.0f64; 4];
-    let chunks = xs.chunks_exact(4);
-    let rest: f64 = chunks.remainder().iter().map(|&x| exp_nonpos(x - m)).sum();
-    for c in chunks {
-        for k in 0..4 {
-            acc[k] += exp_nonpos(c[k] - m);
-        }
-    }
-    m + (acc[0] + acc[1] + acc[2] + acc[3] + rest).ln()
 }
 
 /// A one-dimensional mixture sorted by centre, for evaluating only the
