@@ -11,6 +11,10 @@
 //! [sampler]                       # optional; random by default
 //! type = "qmc"                    # random | grid | qmc
 //!
+//! [pruner]                        # optional; none by default
+//! type = "hyperband"              # median | percentile | threshold | patient | asha | hyperband
+//! max_resource = 20
+//!
 //! [budget]
 //! n_trials = 30                   # the study's total (see below)
 //! timeout = "10m"                 # optional, for this run
@@ -45,6 +49,7 @@ use crate::error::{Error, Result};
 use crate::objective::command::CommandObjective;
 use crate::objective::ObjectiveError;
 use crate::rng::fresh_seed;
+use crate::pruners::PrunerConfig;
 use crate::samplers::SamplerConfig;
 use crate::space::SpaceSpec;
 use crate::storage::{self, Storage, DEFAULT_STORAGE_URL};
@@ -56,6 +61,8 @@ struct RawFile {
     study: StudySection,
     #[serde(default)]
     sampler: SamplerConfig,
+    #[serde(default)]
+    pruner: PrunerConfig,
     #[serde(default)]
     budget: BudgetSection,
     objective: ObjectiveSection,
@@ -120,6 +127,7 @@ pub struct StudyFile {
     pub directions: Vec<Direction>,
     pub seed: Option<u64>,
     pub sampler: SamplerConfig,
+    pub pruner: PrunerConfig,
     pub n_trials: Option<usize>,
     pub timeout: Option<Duration>,
     pub n_jobs: usize,
@@ -171,6 +179,7 @@ impl StudyFile {
         command.check(&names)?;
         let sampler = raw.sampler;
         sampler.build(0, Some(&space.search_space()))?; // validates sampler options against the space
+        raw.pruner.build().map_err(|e| Error::InvalidSpec(format!("[pruner] {e}")))?;
         Ok(StudyFile {
             path: path.to_path_buf(),
             name: raw.study.name,
@@ -178,6 +187,7 @@ impl StudyFile {
             directions,
             seed: raw.study.seed,
             sampler,
+            pruner: raw.pruner,
             n_trials: raw.budget.n_trials,
             timeout: raw.budget.timeout.as_ref().map(|t| t.to_duration("[budget] timeout")).transpose()?,
             n_jobs: raw.budget.n_jobs.unwrap_or(1),
@@ -200,6 +210,7 @@ impl StudyFile {
             .directions(self.directions.clone())
             .storage(storage)
             .sampler_arc(sampler)
+            .pruner_arc(self.pruner.build()?)
             .load_or_create()?;
         for params in &self.enqueue {
             study.enqueue_trial_once(params.clone())?;

@@ -1,12 +1,30 @@
 //! Pruners: whether a running trial should stop early, judged from the
 //! intermediate values it and earlier trials reported.
 //!
-//! Decisions read only what storage holds, so they agree across threads,
-//! processes and machines. This issue ships the trait and [`NopPruner`];
-//! median, percentile, patience, threshold, ASHA and Hyperband plug in here.
+//! Decisions read only what storage holds (successive halving also writes
+//! its rung records there), so they agree across threads, processes and
+//! machines.
+//!
+//! Multi-objective studies: these pruners judge the first objective's
+//! intermediate values (what `trial.report` stores); the threshold and
+//! patience rules need no comparison and work unchanged.
+
+mod hyperband;
+mod patient;
+mod percentile;
+mod successive_halving;
+mod threshold;
+
+pub use hyperband::HyperbandPruner;
+pub use patient::PatientPruner;
+pub use percentile::PercentilePruner;
+pub use successive_halving::SuccessiveHalvingPruner;
+pub use threshold::ThresholdPruner;
+
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::study::Study;
+use crate::study::{Direction, Study};
 use crate::trial::FrozenTrial;
 
 /// Decides whether `trial` (running, with its reports so far) should stop.
@@ -21,5 +39,70 @@ pub struct NopPruner;
 impl Pruner for NopPruner {
     fn prune(&self, _study: &Study, _trial: &FrozenTrial) -> Result<bool> {
         Ok(false)
+    }
+}
+
+impl<P: Pruner + ?Sized> Pruner for Arc<P> {
+    fn prune(&self, study: &Study, trial: &FrozenTrial) -> Result<bool> {
+        (**self).prune(study, trial)
+    }
+}
+
+/// The best of a trial's intermediate values so far (NaN if all are NaN).
+pub(crate) fn best_so_far(trial: &FrozenTrial, d: Direction) -> f64 {
+    let vals = trial.intermediate_values.values().copied().filter(|v| !v.is_nan());
+    match d {
+        Direction::Minimize => vals.fold(f64::NAN, f64::min),
+        Direction::Maximize => vals.fold(f64::NAN, f64::max),
+    }
+}
+
+/// A pruner named in a study file (`[pruner] type = "median"`).
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PrunerConfig {
+    #[default]
+    None,
+    Median(PercentilePruner),
+    Percentile(PercentilePruner),
+    Threshold(ThresholdPruner),
+    Patient {
+        patience: usize,
+        #[serde(default)]
+        min_delta: f64,
+    },
+    #[serde(alias = "asha")]
+    SuccessiveHalving(SuccessiveHalvingPruner),
+    Hyperband(HyperbandPruner),
+}
+
+impl PrunerConfig {
+    /// Builds the pruner, checking its options.
+    pub fn build(&self) -> Result<Arc<dyn Pruner>> {
+        Ok(match self {
+            PrunerConfig::None => Arc::new(NopPruner),
+            PrunerConfig::Median(p) => {
+                let p = PercentilePruner { percentile: 50.0, ..p.clone() };
+                p.validate()?;
+                Arc::new(p)
+            }
+            PrunerConfig::Percentile(p) => {
+                p.validate()?;
+                Arc::new(p.clone())
+            }
+            PrunerConfig::Threshold(p) => {
+                p.validate()?;
+                Arc::new(p.clone())
+            }
+            PrunerConfig::Patient { patience, min_delta } => Arc::new(PatientPruner::new(*patience, *min_delta)?),
+            PrunerConfig::SuccessiveHalving(p) => {
+                p.validate()?;
+                Arc::new(p.clone())
+            }
+            PrunerConfig::Hyperband(p) => {
+                p.validate()?;
+                Arc::new(p.clone())
+            }
+        })
     }
 }

@@ -142,6 +142,11 @@ impl StudyBuilder {
         self.pruner = Some(Arc::new(p));
         self
     }
+    /// A pruner already behind an `Arc` (e.g. chosen at run time).
+    pub fn pruner_arc(mut self, p: Arc<dyn Pruner>) -> Self {
+        self.pruner = Some(p);
+        self
+    }
 
     /// Creates the study; [`Error::StudyExists`] if the name is taken.
     pub fn create(self) -> Result<Study> {

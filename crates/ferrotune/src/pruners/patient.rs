@@ -1,0 +1,65 @@
+//! Patience: stop a trial whose best value has not improved (by more than
+//! `min_delta`) for `patience` consecutive reported steps — the early
+//! stopping rule of Keras callbacks, across trials' own curves. Optionally
+//! wraps another pruner, which is consulted only when patience runs out.
+
+use std::sync::Arc;
+
+use super::Pruner;
+use crate::error::{Error, Result};
+use crate::study::{Direction, Study};
+use crate::trial::FrozenTrial;
+
+pub struct PatientPruner {
+    pub patience: usize,
+    pub min_delta: f64,
+    pub wrapped: Option<Arc<dyn Pruner>>,
+}
+
+impl std::fmt::Debug for PatientPruner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientPruner").field("patience", &self.patience).field("min_delta", &self.min_delta).finish()
+    }
+}
+
+impl PatientPruner {
+    pub fn new(patience: usize, min_delta: f64) -> Result<Self> {
+        if min_delta < 0.0 || !min_delta.is_finite() {
+            return Err(Error::InvalidSpec(format!("patient pruner: min_delta must be >= 0, got {min_delta}")));
+        }
+        Ok(PatientPruner { patience, min_delta, wrapped: None })
+    }
+    /// Ask `inner` too once patience has run out (prune only if both agree).
+    pub fn wrapping(mut self, inner: Arc<dyn Pruner>) -> Self {
+        self.wrapped = Some(inner);
+        self
+    }
+}
+
+impl Pruner for PatientPruner {
+    fn prune(&self, study: &Study, trial: &FrozenTrial) -> Result<bool> {
+        let values: Vec<f64> = trial.intermediate_values.values().copied().collect();
+        if values.len() <= self.patience {
+            return Ok(false);
+        }
+        // Best value before the last `patience` reports vs best within them.
+        let (older, window) = values.split_at(values.len() - self.patience);
+        let better = |a: f64, b: f64| match study.direction() {
+            Direction::Minimize => a < b - self.min_delta,
+            Direction::Maximize => a > b + self.min_delta,
+        };
+        let pick = |xs: &[f64]| match study.direction() {
+            Direction::Minimize => xs.iter().copied().filter(|v| !v.is_nan()).fold(f64::INFINITY, f64::min),
+            Direction::Maximize => xs.iter().copied().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, f64::max),
+        };
+        let (best_old, best_new) = (pick(older), pick(window));
+        let stalled = !better(best_new, best_old);
+        if !stalled {
+            return Ok(false);
+        }
+        match &self.wrapped {
+            Some(inner) => inner.prune(study, trial),
+            None => Ok(true),
+        }
+    }
+}

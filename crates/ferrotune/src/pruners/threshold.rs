@@ -1,0 +1,43 @@
+//! Threshold pruning: stop a trial whose latest value leaves fixed bounds or
+//! is NaN (a diverged training), after an optional warm-up.
+
+use super::Pruner;
+use crate::error::{Error, Result};
+use crate::study::Study;
+use crate::trial::FrozenTrial;
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThresholdPruner {
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub n_warmup_steps: u64,
+    pub interval_steps: Option<u64>,
+}
+
+impl ThresholdPruner {
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(l), Some(u)) = (self.lower, self.upper) {
+            if l > u {
+                return Err(Error::InvalidSpec(format!("threshold pruner: lower ({l}) is greater than upper ({u})")));
+            }
+        }
+        if self.interval_steps == Some(0) {
+            return Err(Error::InvalidSpec("threshold pruner: interval_steps must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Pruner for ThresholdPruner {
+    fn prune(&self, _study: &Study, trial: &FrozenTrial) -> Result<bool> {
+        let Some((step, v)) = trial.last_intermediate() else { return Ok(false) };
+        if step < self.n_warmup_steps {
+            return Ok(false);
+        }
+        if (step - self.n_warmup_steps) % self.interval_steps.unwrap_or(1) != 0 {
+            return Ok(false);
+        }
+        Ok(v.is_nan() || self.lower.is_some_and(|l| v < l) || self.upper.is_some_and(|u| v > u))
+    }
+}

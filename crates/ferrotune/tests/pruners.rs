@@ -1,0 +1,188 @@
+//! Every pruner's decisions on hand-built histories, boundary cases included.
+
+use ferrotune::pruners::{
+    HyperbandPruner, PatientPruner, PercentilePruner, Pruner, PrunerConfig, SuccessiveHalvingPruner, ThresholdPruner,
+};
+use ferrotune::storage::SqliteStorage;
+use ferrotune::{Direction, ObjectiveError, Optimize, Study, TellOutcome, Trial, TrialState};
+use std::sync::Arc;
+
+/// A study whose complete trials reported these curves.
+fn history(direction: Direction, curves: &[&[f64]], pruner: Arc<dyn Pruner>) -> Study {
+    let s = Study::builder("h").direction(direction).pruner_arc(pruner).create().unwrap();
+    for c in curves {
+        let mut t = s.ask().unwrap();
+        for (i, v) in c.iter().enumerate() {
+            t.report(i as u64, *v).unwrap();
+        }
+        s.tell(t.number(), TellOutcome::Values(vec![*c.last().unwrap()])).unwrap();
+    }
+    s
+}
+
+/// A new trial reporting `curve`; returns the decision after its last report.
+fn decide(s: &Study, curve: &[f64]) -> bool {
+    let mut t = s.ask().unwrap();
+    for (i, v) in curve.iter().enumerate() {
+        t.report(i as u64, *v).unwrap();
+    }
+    t.should_prune().unwrap()
+}
+
+fn median(n_startup: usize, warmup: u64) -> Arc<dyn Pruner> {
+    Arc::new(PercentilePruner { n_startup_trials: n_startup, n_warmup_steps: warmup, ..PercentilePruner::median() })
+}
+
+#[test]
+fn median_rule() {
+    let curves: &[&[f64]] = &[&[1.0, 0.8, 0.6], &[1.0, 0.7, 0.5], &[1.0, 0.9, 0.7]];
+    let s = history(Direction::Minimize, curves, median(3, 0));
+    // Median at step 1 is 0.8: worse is pruned, better or equal is kept.
+    assert!(decide(&s, &[1.0, 0.95]));
+    assert!(!decide(&s, &[1.0, 0.8]), "a tie with the median continues");
+    assert!(!decide(&s, &[1.0, 0.75]));
+    // Best so far counts, not the last value.
+    assert!(!decide(&s, &[0.5, 0.95]));
+    // A step nobody else reached has nothing to compare with.
+    assert!(!decide(&s, &[1.0, 0.75, 0.6, 9.0]));
+    // NaN everywhere is pruned.
+    assert!(decide(&s, &[f64::NAN]));
+    // Maximisation flips the comparison (best so far = the largest value).
+    let s = history(Direction::Maximize, curves, median(3, 0));
+    assert!(decide(&s, &[0.6, 0.75]));
+    assert!(!decide(&s, &[0.6, 0.85]));
+    assert!(!decide(&s, &[1.0, 0.75]), "its step-0 value 1.0 beats the median");
+}
+
+#[test]
+fn startup_and_warmup_protect_trials() {
+    let curves: &[&[f64]] = &[&[1.0, 0.1], &[1.0, 0.1]];
+    let s = history(Direction::Minimize, curves, median(3, 0));
+    assert!(!decide(&s, &[1.0, 5.0]), "only 2 complete trials, 3 needed");
+    let s = history(Direction::Minimize, curves, median(1, 2));
+    assert!(!decide(&s, &[1.0, 5.0]), "step 1 is inside the warm-up");
+    let s = history(Direction::Minimize, &[], median(0, 0));
+    assert!(!decide(&s, &[5.0]), "the first trial has nobody to compare with");
+}
+
+#[test]
+fn percentile_and_interval() {
+    let curves: &[&[f64]] = &[&[0.1], &[0.2], &[0.3], &[0.4], &[0.5]];
+    let p = PercentilePruner { percentile: 25.0, n_startup_trials: 0, ..Default::default() };
+    let s = history(Direction::Minimize, curves, Arc::new(p));
+    assert!(decide(&s, &[0.25]), "25th percentile is 0.2");
+    assert!(!decide(&s, &[0.2]));
+    let p = PercentilePruner { percentile: 25.0, n_startup_trials: 0, interval_steps: 2, ..Default::default() };
+    let s = history(Direction::Minimize, &[&[0.1, 0.1], &[0.2, 0.2]], Arc::new(p));
+    assert!(!decide(&s, &[0.0, 9.0]), "step 1 is not on the interval");
+    assert!(PercentilePruner { percentile: 120.0, ..Default::default() }.validate().is_err());
+}
+
+#[test]
+fn threshold_and_patience() {
+    let t = ThresholdPruner { lower: Some(0.0), upper: Some(1.0), n_warmup_steps: 1, interval_steps: None };
+    let s = history(Direction::Minimize, &[], Arc::new(t));
+    assert!(!decide(&s, &[5.0]), "warm-up");
+    assert!(decide(&s, &[0.5, 1.5]));
+    assert!(decide(&s, &[0.5, -0.1]));
+    assert!(decide(&s, &[0.5, f64::NAN]));
+    assert!(!decide(&s, &[0.5, 1.0]), "on the bound is inside");
+
+    let s = history(Direction::Minimize, &[], Arc::new(PatientPruner::new(2, 0.0).unwrap()));
+    assert!(!decide(&s, &[1.0, 1.1]), "not enough reports yet");
+    assert!(decide(&s, &[1.0, 1.1, 1.2]), "no improvement in 2 steps");
+    assert!(!decide(&s, &[1.0, 1.1, 0.9]));
+    let s = history(Direction::Minimize, &[], Arc::new(PatientPruner::new(2, 0.2).unwrap()));
+    assert!(decide(&s, &[1.0, 1.1, 0.9]), "an improvement smaller than min_delta does not count");
+    assert!(PatientPruner::new(1, -1.0).is_err());
+}
+
+#[test]
+fn successive_halving_keeps_the_top_fraction_at_each_rung() {
+    let sh = SuccessiveHalvingPruner { min_resource: 1, reduction_factor: 2, ..Default::default() };
+    let s = Study::builder("sh").pruner(sh).create().unwrap();
+    let mut decisions = vec![];
+    // Rung 0 is at step 1. Values at step 1: 0.5, 0.3, 0.9, 0.1, 0.7.
+    for v in [0.5, 0.3, 0.9, 0.1, 0.7] {
+        let mut t = s.ask().unwrap();
+        t.report(0, 1.0).unwrap();
+        assert!(!t.should_prune().unwrap(), "before the first rung nothing is pruned");
+        t.report(1, v).unwrap();
+        decisions.push(t.should_prune().unwrap());
+        s.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+    }
+    // First trial always continues; then: 0.3 of [0.5,0.3] top-1 yes; 0.9 of
+    // three: top-1 is 0.3 -> no; 0.1 of four: top-2 -> yes; 0.7 of five: top-2 -> no.
+    assert_eq!(decisions, [false, false, true, false, true]);
+    // Rung records are stored on the trials, so other processes see them.
+    let stored = s.trials().unwrap();
+    assert!(stored.iter().all(|t| t.system_attrs.contains_key("sh:0:rung0")));
+}
+
+#[test]
+fn hyperband_brackets_are_deterministic_and_cover_all() {
+    let hb = HyperbandPruner { min_resource: 1, max_resource: 27, reduction_factor: 3 };
+    assert_eq!(hb.n_brackets(), 4);
+    let brackets: Vec<u32> = (0..400).map(|n| hb.bracket_of("study", n)).collect();
+    assert_eq!(brackets, (0..400).map(|n| hb.bracket_of("study", n)).collect::<Vec<_>>());
+    for b in 0..4 {
+        assert!(brackets.contains(&b), "bracket {b} never used");
+    }
+    // The most aggressive bracket gets the most trials.
+    let count = |b| brackets.iter().filter(|x| **x == b).count();
+    assert!(count(0) > count(3), "{} vs {}", count(0), count(3));
+    assert!(HyperbandPruner { min_resource: 5, max_resource: 2, reduction_factor: 3 }.validate().is_err());
+}
+
+#[test]
+fn asha_promotions_agree_across_two_workers_on_one_sqlite_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("asha.db");
+    let open = || {
+        Study::builder("asha")
+            .storage(Arc::new(SqliteStorage::open(&db).unwrap()))
+            .pruner(SuccessiveHalvingPruner { min_resource: 1, reduction_factor: 3, ..Default::default() })
+            .load_or_create()
+            .unwrap()
+    };
+    let objective = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let x = t.suggest_float("x", 0.0, 1.0).sample()?;
+        for step in 0..9 {
+            t.report(step, x + 1.0 / (step as f64 + 1.0))?;
+            if t.should_prune()? {
+                return Err(ObjectiveError::Pruned);
+            }
+        }
+        Ok(x)
+    };
+    let (a, b) = (open(), open());
+    std::thread::scope(|sc| {
+        sc.spawn(|| a.optimize(objective, Optimize::trials(15)).unwrap());
+        sc.spawn(|| b.optimize(objective, Optimize::trials(15)).unwrap());
+    });
+    let trials = a.trials().unwrap();
+    assert_eq!(trials.len(), 30);
+    let pruned = trials.iter().filter(|t| t.state == TrialState::Pruned).count();
+    assert!(pruned >= 10, "ASHA pruned {pruned} of 30");
+    // Everyone who reached rung 1 (step 3) was in the top third at rung 0
+    // among the records present when it was judged; and the best trial ran
+    // to completion.
+    let best = trials.iter().filter(|t| t.state == TrialState::Complete).map(|t| t.value().unwrap()).fold(f64::INFINITY, f64::min);
+    let best_x = trials.iter().map(|t| t.param("x").unwrap().as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    assert!(best <= best_x + 0.15, "the best configuration is not pruned away: {best} vs {best_x}");
+    for t in trials.iter().filter(|t| t.state == TrialState::Pruned) {
+        assert!(t.values.is_some(), "a pruned trial keeps its last value");
+    }
+}
+
+#[test]
+fn study_files_name_pruners() {
+    let cfg: PrunerConfig = toml::from_str("type = \"hyperband\"\nmax_resource = 9").unwrap();
+    assert!(matches!(cfg, PrunerConfig::Hyperband(h) if h.max_resource == 9 && h.reduction_factor == 3));
+    let cfg: PrunerConfig = toml::from_str("type = \"asha\"\nreduction_factor = 2").unwrap();
+    cfg.build().unwrap();
+    let e = toml::from_str::<PrunerConfig>("type = \"median\"\nwarmup = 3").unwrap_err().to_string();
+    assert!(e.contains("unknown field `warmup`"), "{e}");
+    let bad: PrunerConfig = toml::from_str("type = \"successive_halving\"\nreduction_factor = 1").unwrap();
+    assert!(bad.build().err().unwrap().to_string().contains("at least 2"));
+}
