@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release -p ferrotune-bench -- storage
 //!     cargo run --release -p ferrotune-bench -- quality
+//!     cargo run --release -p ferrotune-bench -- pruning
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
 //! already holds N trials, through the library (one process, one open
@@ -9,6 +10,7 @@
 //! process and connection per call, as a language-neutral driver uses it).
 
 mod problems;
+mod pruning;
 mod quality;
 
 use anyhow::{Context, Result};
@@ -30,6 +32,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Early stopping on learning curves: best final value vs epochs spent.
+    Pruning {
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// Trials the no-pruning baseline runs (each for every epoch).
+        #[arg(long, default_value_t = 60)]
+        trials: usize,
+        /// How close (absolute loss) counts as reaching the baseline.
+        #[arg(long, default_value_t = 0.01)]
+        tolerance: f64,
+    },
     /// Simple regret of each sampler on standard problems over many seeds.
     Quality {
         /// Samplers to compare (comma-separated).
@@ -66,6 +79,7 @@ const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"t
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Pruning { seeds, trials, tolerance } => pruning::run_all(seeds, trials, tolerance),
         Cmd::Quality { samplers, problems, seeds, trials, threads } => quality::run(&samplers, &problems, seeds, trials, threads.max(1)),
         Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),
     }

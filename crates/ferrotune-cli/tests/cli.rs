@@ -439,3 +439,27 @@ fn the_ask_tell_shell_example_runs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(e.trials("ask-tell-demo").len(), 5);
 }
+
+#[test]
+fn a_pruned_command_objective_is_stopped_and_marked_pruned() {
+    let e = Env::new();
+    e.write(
+        "slow.py",
+        "import os, sys, time\nopen('pid-%s' % os.environ['FERROTUNE_TRIAL'], 'w').write(str(os.getpid()))\nprint('ferrotune: report step=1 value=0.9', flush=True)\nprint('ferrotune: report step=2 value=7.5', flush=True)\ntime.sleep(60)\nprint('ferrotune: value=1')\n",
+    );
+    let f = study_file(&e, "pruned", "", "command = [\"python3\", \"slow.py\"]", "n_trials = 2");
+    let file = std::fs::read_to_string(&f).unwrap() + "\n[pruner]\ntype = \"threshold\"\nupper = 5.0\n";
+    std::fs::write(&f, file).unwrap();
+    let start = Instant::now();
+    let out = e.fts(&["run", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(30), "pruning did not stop the program");
+    let t = e.trials("pruned");
+    assert_eq!(t.len(), 2);
+    for tr in &t {
+        assert_eq!(tr["state"], "pruned", "{tr}");
+        assert_eq!(tr["values"][0], 7.5, "the last reported value is kept");
+        let pid = std::fs::read_to_string(e.path(&format!("pid-{}", tr["number"]))).unwrap();
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "objective process {pid} still alive");
+    }
+}
