@@ -162,6 +162,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             StopReason::Timeout => "timeout reached",
             StopReason::Interrupted => "interrupted",
             StopReason::SamplerExhausted => "the sampler is exhausted (every grid point tried)",
+            StopReason::NoImprovement => "no improvement over the last [budget] patience trials",
         };
         eprintln!(
             "stopped: {why}; this run: {} complete, {} pruned, {} failed",

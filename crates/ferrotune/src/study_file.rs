@@ -85,6 +85,11 @@ struct StudySection {
 #[serde(deny_unknown_fields)]
 struct BudgetSection {
     n_trials: Option<usize>,
+    /// Stop when this many complete trials in a row brought no improvement.
+    patience: Option<usize>,
+    /// ...of more than this much.
+    #[serde(default)]
+    min_improvement: f64,
     timeout: Option<DurationSpec>,
     n_jobs: Option<usize>,
 }
@@ -131,6 +136,7 @@ pub struct StudyFile {
     pub n_trials: Option<usize>,
     pub timeout: Option<Duration>,
     pub n_jobs: usize,
+    pub patience: Option<(usize, f64)>,
     pub space: SpaceSpec,
     pub command: CommandObjective,
     pub enqueue: Vec<IndexMap<String, ParamValue>>,
@@ -160,6 +166,12 @@ impl StudyFile {
         let space = SpaceSpec::from_value(space_json).map_err(|e| Error::InvalidSpec(format!("[space] {e}")))?;
         if raw.budget.n_trials.is_none() && raw.budget.timeout.is_none() {
             return Err(Error::InvalidSpec("[budget] needs n_trials, timeout, or both".into()));
+        }
+        if raw.budget.patience == Some(0) {
+            return Err(Error::InvalidSpec("[budget] patience must be at least 1".into()));
+        }
+        if raw.budget.patience.is_some() && directions.len() > 1 {
+            return Err(Error::InvalidSpec("[budget] patience needs one objective; this study has several".into()));
         }
         if raw.budget.n_jobs == Some(0) {
             return Err(Error::InvalidSpec("[budget] n_jobs must be at least 1".into()));
@@ -191,6 +203,7 @@ impl StudyFile {
             n_trials: raw.budget.n_trials,
             timeout: raw.budget.timeout.as_ref().map(|t| t.to_duration("[budget] timeout")).transpose()?,
             n_jobs: raw.budget.n_jobs.unwrap_or(1),
+            patience: raw.budget.patience.map(|p| (p, raw.budget.min_improvement)),
             space,
             command,
             enqueue: raw.enqueue,
@@ -233,6 +246,9 @@ impl StudyFile {
         }
         if let Some(t) = self.timeout {
             o = o.timeout(t);
+        }
+        if let Some((p, d)) = self.patience {
+            o = o.stop_after_no_improvement(p, d);
         }
         o
     }

@@ -379,3 +379,24 @@ fn a_study_wide_total_is_exact_within_a_process_and_ignores_interrupted_trials()
     assert_eq!(r.complete, 9);
     assert_eq!(s.trials().unwrap().len(), 11);
 }
+
+#[test]
+fn the_study_stops_when_the_best_value_stops_improving() {
+    let s = study_with(RandomSampler::new(Some(1)));
+    // Values: 5, 4, 3.99, 3.995, 10, 9, 8 ... never below 3.99 again.
+    let values = [5.0, 4.0, 3.99, 3.995, 10.0, 9.0, 8.0, 7.0, 6.0, 5.5, 5.4, 5.3];
+    let calls = AtomicUsize::new(0);
+    let r = s
+        .optimize(
+            |_t: &mut Trial| -> Result<f64, ObjectiveError> { Ok(values[calls.fetch_add(1, Ordering::SeqCst)]) },
+            Optimize::trials(12).stop_after_no_improvement(4, 0.05),
+        )
+        .unwrap();
+    assert_eq!(r.stop, StopReason::NoImprovement);
+    // 4.0 was the last improvement by more than 0.05 (3.99 is too small a
+    // gain), so trials 2..=5 are the four without improvement.
+    assert_eq!(s.trials().unwrap().len(), 6);
+    assert_eq!(s.trials_without_improvement(0.05).unwrap(), 4);
+    let mo = Study::builder("mo").directions([Direction::Minimize; 2]).create().unwrap();
+    assert!(mo.optimize(|_t: &mut Trial| Ok((1.0, 1.0)), Optimize::trials(2).stop_after_no_improvement(2, 0.0)).is_err());
+}

@@ -19,6 +19,8 @@ pub type TrialCallback = Arc<dyn Fn(&Study, &FrozenTrial) + Send + Sync>;
 pub struct Optimize {
     n_trials: Option<usize>,
     study_total: Option<usize>,
+    /// (patience in complete trials, minimum improvement).
+    no_improvement: Option<(usize, f64)>,
     timeout: Option<Duration>,
     n_jobs: usize,
     stop: Arc<AtomicBool>,
@@ -27,7 +29,7 @@ pub struct Optimize {
 
 impl Default for Optimize {
     fn default() -> Self {
-        Optimize { n_trials: None, study_total: None, timeout: None, n_jobs: 1, stop: Arc::new(AtomicBool::new(false)), callbacks: vec![] }
+        Optimize { n_trials: None, study_total: None, no_improvement: None, timeout: None, n_jobs: 1, stop: Arc::new(AtomicBool::new(false)), callbacks: vec![] }
     }
 }
 
@@ -65,6 +67,13 @@ impl Optimize {
         self.study_total = Some(n);
         self
     }
+    /// Stop the study when the last `patience` complete trials (of the
+    /// whole study, whichever process ran them) did not improve the best
+    /// value by more than `min_delta`. One objective only.
+    pub fn stop_after_no_improvement(mut self, patience: usize, min_delta: f64) -> Self {
+        self.no_improvement = Some((patience.max(1), min_delta.max(0.0)));
+        self
+    }
     /// Run `n` trials at a time, in threads.
     pub fn n_jobs(mut self, n: usize) -> Self {
         self.n_jobs = n.max(1);
@@ -93,6 +102,8 @@ pub enum StopReason {
     Interrupted,
     /// The sampler has nothing left to propose (a finished grid).
     SamplerExhausted,
+    /// `stop_after_no_improvement`: the best value stopped improving.
+    NoImprovement,
 }
 
 /// What one [`Study::optimize`] call did.
@@ -108,6 +119,7 @@ struct Shared {
     started: AtomicUsize,
     exhausted: AtomicBool,
     total_reached: AtomicBool,
+    converged: AtomicBool,
     running: Mutex<HashSet<i64>>,
     counts: Mutex<[usize; 3]>,
 }
@@ -127,11 +139,17 @@ impl Study {
         if opts.n_trials.is_none() && opts.timeout.is_none() && opts.study_total.is_none() {
             return Err(Error::InvalidSpec("optimize needs a budget: n_trials, study_total, a timeout, or some".into()));
         }
+        if opts.no_improvement.is_some() && self.is_multi_objective() {
+            return Err(Error::InvalidSpec(
+                "stopping on no improvement needs one objective; this study has several".into(),
+            ));
+        }
         let start = Instant::now();
         let shared = Shared {
             started: AtomicUsize::new(0),
             exhausted: AtomicBool::new(false),
             total_reached: AtomicBool::new(false),
+            converged: AtomicBool::new(false),
             running: Mutex::new(HashSet::new()),
             counts: Mutex::new([0; 3]),
         };
@@ -164,6 +182,8 @@ impl Study {
             StopReason::Interrupted
         } else if shared.exhausted.load(Ordering::SeqCst) {
             StopReason::SamplerExhausted
+        } else if shared.converged.load(Ordering::SeqCst) {
+            StopReason::NoImprovement
         } else if shared.total_reached.load(Ordering::SeqCst)
             || opts.n_trials.is_some_and(|n| shared.started.load(Ordering::SeqCst) >= n)
         {
@@ -184,6 +204,7 @@ impl Study {
             if opts.stop.load(Ordering::SeqCst)
                 || shared.exhausted.load(Ordering::SeqCst)
                 || shared.total_reached.load(Ordering::SeqCst)
+                || shared.converged.load(Ordering::SeqCst)
             {
                 return Ok(());
             }
@@ -243,7 +264,42 @@ impl Study {
             for cb in &opts.callbacks {
                 cb(self, &done);
             }
+            if let Some((patience, min_delta)) = opts.no_improvement {
+                if self.trials_without_improvement(min_delta)? >= patience {
+                    shared.converged.store(true, Ordering::SeqCst);
+                }
+            }
         }
+    }
+}
+
+impl Study {
+    /// How many complete (feasible) trials, in number order, came after the
+    /// last one that improved the best value by more than `min_delta`.
+    pub fn trials_without_improvement(&self, min_delta: f64) -> Result<usize> {
+        let d = self.direction();
+        let mut best: Option<f64> = None;
+        let mut since = 0;
+        for t in self.trials()?.iter().filter(|t| t.state == TrialState::Complete && t.is_feasible()) {
+            let Some(v) = t.value() else { continue };
+            let improved = match best {
+                None => true,
+                Some(b) => match d {
+                    crate::Direction::Minimize => v < b - min_delta,
+                    crate::Direction::Maximize => v > b + min_delta,
+                },
+            };
+            if improved {
+                best = Some(v);
+                since = 0;
+            } else {
+                since += 1;
+                if d.better(v, best.unwrap_or(v)) {
+                    best = Some(v); // a small gain still moves the bar
+                }
+            }
+        }
+        Ok(since)
     }
 }
 
