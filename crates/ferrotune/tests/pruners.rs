@@ -2,6 +2,7 @@
 
 use ferrotune::pruners::{
     HyperbandPruner, PatientPruner, PercentilePruner, Pruner, PrunerConfig, SuccessiveHalvingPruner, ThresholdPruner,
+    WilcoxonPruner,
 };
 use ferrotune::storage::SqliteStorage;
 use ferrotune::{Direction, ObjectiveError, Optimize, Study, TellOutcome, Trial, TrialState};
@@ -185,4 +186,23 @@ fn study_files_name_pruners() {
     assert!(e.contains("unknown field `warmup`"), "{e}");
     let bad: PrunerConfig = toml::from_str("type = \"successive_halving\"\nreduction_factor = 1").unwrap();
     assert!(bad.build().err().unwrap().to_string().contains("at least 2"));
+}
+
+#[test]
+fn wilcoxon_prunes_a_trial_consistently_worse_on_the_same_folds() {
+    // The best trial's per-fold losses; the objective is their mean.
+    let folds: &[f64] = &[0.30, 0.25, 0.40, 0.35, 0.20, 0.30];
+    let mut best = folds.to_vec();
+    best.push(0.3);
+    let s = history(Direction::Minimize, &[&best], Arc::new(WilcoxonPruner { p_threshold: 0.1, n_startup_steps: 2 }));
+    // Worse on every fold: after 4 folds p = 1/16 < 0.1.
+    assert!(!decide(&s, &[0.35, 0.30, 0.45]), "3 folds: p = 1/8, not yet");
+    assert!(decide(&s, &[0.35, 0.30, 0.45, 0.40]));
+    // Better on some folds, worse on others: no verdict.
+    assert!(!decide(&s, &[0.28, 0.30, 0.38, 0.40, 0.18, 0.35]));
+    // Fewer paired folds than n_startup_steps: no verdict.
+    assert!(!decide(&s, &[9.0]));
+    // No complete trial yet: nothing to compare with.
+    let empty = history(Direction::Minimize, &[], Arc::new(WilcoxonPruner::default()));
+    assert!(!decide(&empty, &[9.0, 9.0, 9.0]));
 }

@@ -14,12 +14,14 @@ mod patient;
 mod percentile;
 mod successive_halving;
 mod threshold;
+mod wilcoxon;
 
 pub use hyperband::HyperbandPruner;
 pub use patient::PatientPruner;
 pub use percentile::PercentilePruner;
 pub use successive_halving::SuccessiveHalvingPruner;
 pub use threshold::ThresholdPruner;
+pub use wilcoxon::{signed_rank_p_greater, WilcoxonPruner};
 
 use std::sync::Arc;
 
@@ -74,6 +76,7 @@ pub enum PrunerConfig {
     #[serde(alias = "asha")]
     SuccessiveHalving(SuccessiveHalvingPruner),
     Hyperband(HyperbandPruner),
+    Wilcoxon(WilcoxonPruner),
 }
 
 impl PrunerConfig {
@@ -100,6 +103,10 @@ impl PrunerConfig {
                 Arc::new(p.clone())
             }
             PrunerConfig::Hyperband(p) => {
+                p.validate()?;
+                Arc::new(p.clone())
+            }
+            PrunerConfig::Wilcoxon(p) => {
                 p.validate()?;
                 Arc::new(p.clone())
             }
