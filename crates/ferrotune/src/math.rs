@@ -28,17 +28,6 @@ pub fn log_norm_cdf(x: f64) -> f64 {
     -0.5 * x2 - LN_SQRT_2PI - (-x).ln() + series.ln()
 }
 
-/// Mass of the standard normal between `a` and `b` (a < b), computed on the
-/// side where it does not cancel.
-pub fn norm_mass(a: f64, b: f64) -> f64 {
-    if a > 0.0 {
-        // Both in the right tail: Φ(-a) - Φ(-b) has no cancellation.
-        norm_cdf(-a) - norm_cdf(-b)
-    } else {
-        norm_cdf(b) - norm_cdf(a)
-    }
-}
-
 /// Inverse of Φ (Acklam's rational approximation, then one Newton step on
 /// erfc, giving close to full double precision over (0, 1)).
 pub fn norm_ppf(p: f64) -> f64 {
@@ -204,44 +193,9 @@ mod fast_tests {
         assert!(worst < 4e-16, "{worst}");
         assert_eq!(exp_nonpos(0.0), 1.0);
         assert!(exp_nonpos(-1000.0) < 1e-300);
-        for i in 0..10_000 {
-            let x = -8.0 + i as f64 * 0.0016;
-            let (a, b) = (erfc_approx(x), libm::erfc(x));
-            assert!(((a - b) / b).abs() < 1.3e-7, "erfc({x}): {a} vs {b}");
-        }
-        assert!((norm_mass_approx(-0.5, 2.0) - norm_mass(-0.5, 2.0)).abs() < 1e-7);
         let xs = [-1.0, -2.5, 0.3, -700.0];
         assert!((logsumexp_fast(&xs) - logsumexp(&xs)).abs() < 1e-14);
     }
-}
-
-/// erfc(x) to a relative error below 1.2e-7 everywhere (the Chebyshev fit
-/// of Numerical Recipes' `erfcc`), branch-light and built on [`exp_nonpos`]:
-/// for normalising constants where that accuracy is ample.
-#[inline(always)]
-pub fn erfc_approx(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * exp_nonpos(-z * z + poly);
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
-}
-
-/// Standard normal mass between a and b to ~1e-7 relative accuracy, for
-/// intervals that contain or touch 0 (where no cancellation can occur).
-#[inline(always)]
-pub fn norm_mass_approx(a: f64, b: f64) -> f64 {
-    // Φ(b) - Φ(a) = (erfc(-b/√2) - erfc(-a/√2)) / 2
-    (0.5 * (erfc_approx(-b * FRAC_1_SQRT_2) - erfc_approx(-a * FRAC_1_SQRT_2))).max(f64::MIN_POSITIVE)
 }
 
 /// Φ on a grid of step 1/32 over [-9, 9] with φ as derivative, for cubic
@@ -287,11 +241,6 @@ impl PhiTable {
     }
 }
 
-/// Φ(z) by table interpolation (see [`PhiTable`]).
-pub fn norm_cdf_table(z: f64) -> f64 {
-    PhiTable::get().cdf(z)
-}
-
 #[cfg(test)]
 mod table_tests {
     use super::*;
@@ -301,7 +250,7 @@ mod table_tests {
         let mut worst: f64 = 0.0;
         for i in 0..200_000 {
             let z = -10.0 + i as f64 * 1e-4;
-            worst = worst.max((norm_cdf_table(z) - norm_cdf(z)).abs());
+            worst = worst.max((PhiTable::get().cdf(z) - norm_cdf(z)).abs());
         }
         assert!(worst < 1e-8, "{worst}");
     }

@@ -82,34 +82,19 @@ pub enum PrunerConfig {
 impl PrunerConfig {
     /// Builds the pruner, checking its options.
     pub fn build(&self) -> Result<Arc<dyn Pruner>> {
-        Ok(match self {
-            PrunerConfig::None => Arc::new(NopPruner),
-            PrunerConfig::Median(p) => {
-                let p = PercentilePruner { percentile: 50.0, ..p.clone() };
-                p.validate()?;
-                Arc::new(p)
-            }
-            PrunerConfig::Percentile(p) => {
-                p.validate()?;
-                Arc::new(p.clone())
-            }
-            PrunerConfig::Threshold(p) => {
-                p.validate()?;
-                Arc::new(p.clone())
-            }
-            PrunerConfig::Patient { patience, min_delta } => Arc::new(PatientPruner::new(*patience, *min_delta)?),
-            PrunerConfig::SuccessiveHalving(p) => {
-                p.validate()?;
-                Arc::new(p.clone())
-            }
-            PrunerConfig::Hyperband(p) => {
-                p.validate()?;
-                Arc::new(p.clone())
-            }
-            PrunerConfig::Wilcoxon(p) => {
-                p.validate()?;
-                Arc::new(p.clone())
-            }
-        })
+        fn checked<P: Pruner + Clone + 'static>(p: &P, validate: fn(&P) -> Result<()>) -> Result<Arc<dyn Pruner>> {
+            validate(p)?;
+            Ok(Arc::new(p.clone()))
+        }
+        match self {
+            PrunerConfig::None => Ok(Arc::new(NopPruner)),
+            PrunerConfig::Median(p) => checked(&PercentilePruner { percentile: 50.0, ..p.clone() }, PercentilePruner::validate),
+            PrunerConfig::Percentile(p) => checked(p, PercentilePruner::validate),
+            PrunerConfig::Threshold(p) => checked(p, ThresholdPruner::validate),
+            PrunerConfig::Patient { patience, min_delta } => Ok(Arc::new(PatientPruner::new(*patience, *min_delta)?)),
+            PrunerConfig::SuccessiveHalving(p) => checked(p, SuccessiveHalvingPruner::validate),
+            PrunerConfig::Hyperband(p) => checked(p, HyperbandPruner::validate),
+            PrunerConfig::Wilcoxon(p) => checked(p, WilcoxonPruner::validate),
+        }
     }
 }

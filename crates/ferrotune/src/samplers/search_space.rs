@@ -15,6 +15,10 @@ pub fn is_observed(t: &FrozenTrial) -> bool {
 
 /// Parameters present, with the same distribution, in every observed trial
 /// (Optuna's `IntersectionSearchSpace`). Order follows the first trial.
+///
+/// This is the direct O(trials × parameters) computation, kept as the
+/// reference the samplers' incremental index (`observations.rs`) is tested
+/// against; samplers use the index.
 pub fn intersection(trials: &[std::sync::Arc<FrozenTrial>]) -> SearchSpace {
     let mut space: Option<SearchSpace> = None;
     for t in trials.iter().filter(|t| is_observed(t)) {
@@ -27,6 +31,7 @@ pub fn intersection(trials: &[std::sync::Arc<FrozenTrial>]) -> SearchSpace {
     space.unwrap_or_default()
 }
 
+/// (Reference implementation, as for [`intersection`].)
 /// Splits the parameters seen into groups that always occur together
 /// (Optuna's group decomposition, used by multivariate TPE for conditional
 /// spaces): each trial's parameter set cuts every existing group in two, and
