@@ -10,7 +10,17 @@
 //! with final quality a(x) = 0.1 + (x0 − 0.3)² + 0.5 (x1 − 0.6)² + 0.2 x2 x3,
 //! initial excess b(x) = 1 + 2 x1 (wide models start worse), and speed
 //! c(x) = 0.05 + 0.4 x0 (larger learning rates converge faster) — so curves
-//! cross and the early leaders are not always the final ones.
+//! cross and the early leaders are not always the final ones ("crossing").
+//!
+//! A second, typical family ("power law") follows the power-law learning
+//! curves Domhan, Springenberg & Hutter (IJCAI 2015) found to fit neural
+//! network training: every network starts near the same loss L0 = 2.3 (a
+//! random 10-class classifier) and approaches a(x) as
+//!
+//!     loss(x, e) = a(x) + (L0 − a(x)) · e^(−α(x)) + ε,   α(x) = 0.3 + 0.7 x0,
+//!
+//! so fast learners lead early, and curves cross only where a fast learner
+//! plateaus higher.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,16 +32,31 @@ use rand::{Rng, SeedableRng};
 
 const MAX_EPOCHS: u64 = 27;
 
-fn loss(x: &[f64], epoch: u64, noise: f64) -> f64 {
+/// Which curve family.
+#[derive(Debug, Clone, Copy)]
+pub enum Curves {
+    Crossing,
+    PowerLaw,
+}
+
+fn loss(model: Curves, x: &[f64], epoch: u64, noise: f64) -> f64 {
     let a = 0.1 + (x[0] - 0.3).powi(2) + 0.5 * (x[1] - 0.6).powi(2) + 0.2 * x[2] * x[3];
-    let b = 1.0 + 2.0 * x[1];
-    let c = 0.05 + 0.4 * x[0];
-    a + b * (-c * epoch as f64).exp() + noise
+    match model {
+        Curves::Crossing => {
+            let b = 1.0 + 2.0 * x[1];
+            let c = 0.05 + 0.4 * x[0];
+            a + b * (-c * epoch as f64).exp() + noise
+        }
+        Curves::PowerLaw => {
+            let alpha = 0.3 + 0.7 * x[0];
+            a + (2.3 - a) * (epoch as f64).powf(-alpha) + noise
+        }
+    }
 }
 
 /// Best final (complete-trial) value and epochs spent, running until
 /// `epoch_budget` epochs have been used (the trial in progress finishes).
-fn run(pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -> (f64, usize) {
+fn run(model: Curves, pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -> (f64, usize) {
     let study = Study::builder("curves").sampler(RandomSampler::new(Some(seed))).pruner_arc(pruner).create().expect("study");
     let epochs = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -42,7 +67,7 @@ fn run(pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -> (f64, usize) 
         let mut v = f64::NAN;
         for e in 1..=MAX_EPOCHS {
             let noise = 0.005 * ferrotune::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12));
-            v = loss(&x, e, noise);
+            v = loss(model, &x, e, noise);
             e2.fetch_add(1, Ordering::SeqCst);
             t.report(e, v)?;
             if t.should_prune()? {
@@ -74,6 +99,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run_all(seeds: u64, n_trials_no_pruning: usize, tolerance: f64) -> anyhow::Result<()> {
+    for (title, model) in [("crossing curves", Curves::Crossing), ("power-law curves (Domhan et al. 2015)", Curves::PowerLaw)] {
+        println!("### {title}");
+        println!();
+        run_model(model, seeds, n_trials_no_pruning, tolerance)?;
+        println!();
+    }
+    Ok(())
+}
+
+fn run_model(model: Curves, seeds: u64, n_trials_no_pruning: usize, tolerance: f64) -> anyhow::Result<()> {
     let full_budget = n_trials_no_pruning * MAX_EPOCHS as usize;
     let strategies: Vec<(&str, Arc<dyn Pruner>, usize)> = vec![
         ("no pruning", Arc::new(NopPruner), full_budget),
@@ -86,7 +121,7 @@ pub fn run_all(seeds: u64, n_trials_no_pruning: usize, tolerance: f64) -> anyhow
     let mut reference = None;
     let mut verdicts = vec![];
     for (name, pruner, budget) in strategies {
-        let runs: Vec<(f64, usize)> = (0..seeds).map(|s| run(pruner.clone(), s, budget)).collect();
+        let runs: Vec<(f64, usize)> = (0..seeds).map(|s| run(model, pruner.clone(), s, budget)).collect();
         let best = median(runs.iter().map(|r| r.0).collect());
         let mean = runs.iter().map(|r| r.0).sum::<f64>() / runs.len() as f64;
         let used = median(runs.iter().map(|r| r.1 as f64).collect());
