@@ -67,6 +67,9 @@ impl ParamRecord {
 
 /// System attribute holding a trial's constraint values.
 pub const CONSTRAINTS_ATTR: &str = "constraints";
+/// System attribute holding multi-objective intermediate values: a JSON map
+/// from step to the vector reported there.
+pub const REPORTS_ATTR: &str = "reports";
 
 /// The process that runs a trial, so a dead worker's trials can be found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +131,13 @@ impl FrozenTrial {
     /// Whether every recorded constraint holds (true when there are none).
     pub fn is_feasible(&self) -> bool {
         self.constraints().is_none_or(|c| c.iter().all(|x| *x <= 0.0))
+    }
+    /// The vector reported at `step` by `Trial::report_values`, if any.
+    pub fn reported_values(&self, step: u64) -> Option<Vec<f64>> {
+        let v = self.system_attrs.get(REPORTS_ATTR)?.get(step.to_string())?;
+        // JSON has no NaN: it is stored as null and read back as NaN.
+        let vals: Vec<Option<f64>> = serde_json::from_value(v.clone()).ok()?;
+        Some(vals.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
     }
     /// The last reported intermediate value and its step.
     pub fn last_intermediate(&self) -> Option<(u64, f64)> {

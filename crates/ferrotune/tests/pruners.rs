@@ -2,7 +2,7 @@
 
 use ferrotune::pruners::{
     HyperbandPruner, PatientPruner, PercentilePruner, Pruner, PrunerConfig, SuccessiveHalvingPruner, ThresholdPruner,
-    WilcoxonPruner,
+    ParetoPruner, WilcoxonPruner,
 };
 use ferrotune::storage::SqliteStorage;
 use ferrotune::{Direction, ObjectiveError, Optimize, Study, TellOutcome, Trial, TrialState};
@@ -205,4 +205,83 @@ fn wilcoxon_prunes_a_trial_consistently_worse_on_the_same_folds() {
     // No complete trial yet: nothing to compare with.
     let empty = history(Direction::Minimize, &[], Arc::new(WilcoxonPruner::default()));
     assert!(!decide(&empty, &[9.0, 9.0, 9.0]));
+}
+
+#[test]
+fn pareto_pruning_for_several_objectives() {
+    // Two objectives, both minimised (say validation loss and latency).
+    let s = Study::builder("mo")
+        .directions([Direction::Minimize, Direction::Minimize])
+        .pruner(ParetoPruner { n_startup_trials: 4, ..Default::default() })
+        .create()
+        .unwrap();
+    for v in [[0.2, 5.0], [0.3, 3.0], [0.5, 1.0], [0.4, 4.0]] {
+        let mut t = s.ask().unwrap();
+        t.report_values(1, &v).unwrap();
+        s.tell(t.number(), TellOutcome::Values(v.to_vec())).unwrap();
+    }
+    let decide_mo = |v: [f64; 2]| {
+        let mut t = s.ask().unwrap();
+        t.report_values(1, &v).unwrap();
+        t.should_prune().unwrap()
+    };
+    // Dominated by all four: pruned. A new trade-off nobody dominates: kept.
+    assert!(decide_mo([0.6, 6.0]));
+    assert!(!decide_mo([0.1, 6.0]));
+    assert!(!decide_mo([0.6, 0.5]));
+    // Dominated by only one of four (25% < 50%): kept.
+    assert!(!decide_mo([0.35, 4.5]), "only [0.3, 3.0] dominates it");
+    assert!(decide_mo([0.45, 4.5]), "[0.3, 3.0] and [0.4, 4.0] dominate it: half");
+    // NaN in any objective: pruned.
+    assert!(decide_mo([f64::NAN, 1.0]));
+    // A vector of the wrong length is refused.
+    let mut t = s.ask().unwrap();
+    assert!(t.report_values(2, &[1.0]).unwrap_err().to_string().contains("2 objective(s)"));
+    assert!(ParetoPruner { fraction: 0.0, ..Default::default() }.validate().is_err());
+}
+
+#[test]
+fn successive_halving_ties_and_maximisation() {
+    let sh = SuccessiveHalvingPruner { min_resource: 1, reduction_factor: 2, ..Default::default() };
+    let s = Study::builder("tie").direction(Direction::Maximize).pruner(sh).create().unwrap();
+    let mut decisions = vec![];
+    for v in [0.5, 0.5, 0.7, 0.5] {
+        let mut t = s.ask().unwrap();
+        t.report(1, v).unwrap();
+        decisions.push(t.should_prune().unwrap());
+        s.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+    }
+    // [0.5, 0.5]: top-1 is 0.5, a tie is promoted; [0.5, 0.5, 0.7]: top-1
+    // is 0.7 -> 0.7 continues; four: top-2 = {0.7, 0.5}, a tie at 0.5 continues.
+    assert_eq!(decisions, [false, false, false, false]);
+    let mut t = s.ask().unwrap();
+    t.report(1, 0.4).unwrap();
+    assert!(t.should_prune().unwrap(), "below the top half at maximisation");
+}
+
+#[test]
+fn hyperband_compares_trials_only_within_their_bracket() {
+    let hb = HyperbandPruner { min_resource: 1, max_resource: 9, reduction_factor: 3 };
+    let s = Study::builder("hb").pruner(hb.clone()).create().unwrap();
+    // Run trials until two land in bracket 0 (first rung at step 1).
+    let mut in_b0 = vec![];
+    for _ in 0..40 {
+        let mut t = s.ask().unwrap();
+        let b = hb.bracket_of("hb", t.number());
+        // Bracket 0: the first trial is good, each later one worse than all
+        // before it (ties at the boundary would be promoted, as in ASHA).
+        let v = if b == 0 && in_b0.is_empty() { 0.1 } else { 0.9 + 0.01 * t.number() as f64 };
+        t.report(1, v).unwrap();
+        let pruned = t.should_prune().unwrap();
+        if b == 0 {
+            in_b0.push(pruned);
+        } else {
+            // Brackets 1 and 2 have their first rung at step 3 or 9: step 1 never prunes.
+            assert!(!pruned, "bracket {b} pruned at step 1");
+        }
+        s.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+    }
+    assert!(in_b0.len() >= 3, "bracket 0 is the most used");
+    assert!(!in_b0[0], "the first trial of a bracket always continues");
+    assert!(in_b0[1..].iter().all(|p| *p), "later, worse bracket-0 trials are pruned: {in_b0:?}");
 }

@@ -20,7 +20,8 @@
 //!
 //! * `ferrotune: value=0.973` — the objective value (the last one printed
 //!   counts); `value=0.97,0.12` for several objectives;
-//! * `ferrotune: report step=3 value=0.91` — an intermediate value;
+//! * `ferrotune: report step=3 value=0.91` — an intermediate value
+//!   (`value=0.91,0.2`: one per objective);
 //! * `ferrotune: constraints=0.2,-1` — constraint values (feasible when all
 //!   are <= 0);
 //! * or the same as JSON lines: `{"ferrotune": "value", "value": 0.973}`,
@@ -129,7 +130,8 @@ pub fn env_var_name(param: &str) -> String {
 pub enum Message {
     Value(Vec<f64>),
     Constraints(Vec<f64>),
-    Report { step: u64, value: f64 },
+    /// One value, or one per objective (`value=0.9,0.2`).
+    Report { step: u64, values: Vec<f64> },
 }
 
 /// Parses one stdout line. `None` for ordinary output; `Some(Err)` for a
@@ -157,15 +159,17 @@ fn parse_text(rest: &str) -> std::result::Result<Message, String> {
     let kv = |w: &str| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()));
     if first == "report" {
         let mut step = None;
-        let mut value = None;
+        let mut values = None;
         for w in words {
             match kv(w) {
                 Some((k, v)) if k == "step" => step = Some(v.parse::<u64>().map_err(|_| format!("step '{v}' is not a whole number"))?),
-                Some((k, v)) if k == "value" => value = Some(float(&v)?),
+                Some((k, v)) if k == "value" || k == "values" => {
+                    values = Some(v.split(',').map(float).collect::<std::result::Result<Vec<f64>, _>>()?)
+                }
                 _ => return Err(format!("unexpected '{w}'; expected step=N value=X")),
             }
         }
-        return Ok(Message::Report { step: step.ok_or("report needs step=N")?, value: value.ok_or("report needs value=X")? });
+        return Ok(Message::Report { step: step.ok_or("report needs step=N")?, values: values.ok_or("report needs value=X")? });
     }
     let list = |v: &str| v.split(',').map(float).collect::<std::result::Result<Vec<f64>, _>>();
     match kv(first) {
@@ -198,7 +202,10 @@ fn parse_json(kind: &str, v: &serde_json::Value) -> std::result::Result<Message,
         )),
         "report" => Ok(Message::Report {
             step: v.get("step").and_then(|s| s.as_u64()).ok_or("needs a whole-number \"step\"")?,
-            value: num(v.get("value").ok_or("needs \"value\"")?)?,
+            values: match v.get("values").and_then(|x| x.as_array()) {
+                Some(vals) => vals.iter().map(num).collect::<std::result::Result<_, _>>()?,
+                None => vec![num(v.get("value").ok_or("needs \"value\" or \"values\"")?)?],
+            },
         }),
         other => Err(format!("unknown message kind '{other}'")),
     }
@@ -412,8 +419,9 @@ impl CommandObjective {
                             protocol_error = protocol_error.or(Some(e.to_string()));
                         }
                     }
-                    Some(Ok(Message::Report { step, value })) => {
-                        if let Err(e) = trial.report(step, value) {
+                    Some(Ok(Message::Report { step, values })) => {
+                        let stored = if values.len() == 1 { trial.report(step, values[0]) } else { trial.report_values(step, &values) };
+                        if let Err(e) = stored {
                             break Some(ObjectiveError::msg(format!("storing report failed: {e}")));
                         }
                         match trial.should_prune() {
@@ -487,15 +495,19 @@ mod tests {
     fn protocol_lines() {
         assert_eq!(parse_line("ferrotune: value=0.973"), Some(Ok(Message::Value(vec![0.973]))));
         assert_eq!(parse_line("  ferrotune: value=1,2.5 "), Some(Ok(Message::Value(vec![1.0, 2.5]))));
-        assert_eq!(parse_line("ferrotune: report step=3 value=0.91"), Some(Ok(Message::Report { step: 3, value: 0.91 })));
+        assert_eq!(parse_line("ferrotune: report step=3 value=0.91"), Some(Ok(Message::Report { step: 3, values: vec![0.91] })));
         assert_eq!(parse_line(r#"{"ferrotune": "value", "value": 0.5}"#), Some(Ok(Message::Value(vec![0.5]))));
         assert_eq!(parse_line(r#"{"ferrotune": "value", "values": [1, 2]}"#), Some(Ok(Message::Value(vec![1.0, 2.0]))));
         assert_eq!(
             parse_line(r#"{"ferrotune": "report", "step": 2, "value": 0.1}"#),
-            Some(Ok(Message::Report { step: 2, value: 0.1 }))
+            Some(Ok(Message::Report { step: 2, values: vec![0.1] }))
         );
         assert!(matches!(parse_line("ferrotune: value=abc"), Some(Err(e)) if e.contains("'abc' is not a number")));
         assert!(matches!(parse_line("ferrotune: report value=1"), Some(Err(e)) if e.contains("needs step")));
+        assert_eq!(
+            parse_line("ferrotune: report step=4 value=0.9,0.2"),
+            Some(Ok(Message::Report { step: 4, values: vec![0.9, 0.2] }))
+        );
         assert_eq!(parse_line("ferrotune: constraints=0.5,-1"), Some(Ok(Message::Constraints(vec![0.5, -1.0]))));
         assert_eq!(
             parse_line(r#"{"ferrotune": "constraints", "values": [0.5]}"#),

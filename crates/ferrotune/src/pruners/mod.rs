@@ -5,11 +5,12 @@
 //! its rung records there), so they agree across threads, processes and
 //! machines.
 //!
-//! Multi-objective studies: these pruners judge the first objective's
-//! intermediate values (what `trial.report` stores); the threshold and
-//! patience rules need no comparison and work unchanged.
+//! Multi-objective studies: `ParetoPruner` compares whole reported vectors
+//! by Pareto dominance; the other pruners judge the first objective's
+//! intermediate values (what `trial.report` stores).
 
 mod hyperband;
+mod pareto;
 mod patient;
 mod percentile;
 mod successive_halving;
@@ -17,6 +18,7 @@ mod threshold;
 mod wilcoxon;
 
 pub use hyperband::HyperbandPruner;
+pub use pareto::ParetoPruner;
 pub use patient::PatientPruner;
 pub use percentile::PercentilePruner;
 pub use successive_halving::SuccessiveHalvingPruner;
@@ -77,6 +79,7 @@ pub enum PrunerConfig {
     SuccessiveHalving(SuccessiveHalvingPruner),
     Hyperband(HyperbandPruner),
     Wilcoxon(WilcoxonPruner),
+    Pareto(ParetoPruner),
 }
 
 impl PrunerConfig {
@@ -95,6 +98,7 @@ impl PrunerConfig {
             PrunerConfig::SuccessiveHalving(p) => checked(p, SuccessiveHalvingPruner::validate),
             PrunerConfig::Hyperband(p) => checked(p, HyperbandPruner::validate),
             PrunerConfig::Wilcoxon(p) => checked(p, WilcoxonPruner::validate),
+            PrunerConfig::Pareto(p) => checked(p, ParetoPruner::validate),
         }
     }
 }

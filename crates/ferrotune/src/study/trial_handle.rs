@@ -144,6 +144,28 @@ impl Trial {
         Ok(())
     }
 
+    /// Stores one intermediate value per objective (multi-objective
+    /// studies). The first also goes to the ordinary intermediate values, so
+    /// every pruner can read it; `ParetoPruner` compares whole vectors.
+    pub fn report_values(&mut self, step: u64, values: &[f64]) -> Result<()> {
+        let n = self.study.directions().len();
+        if values.len() != n {
+            return Err(Error::InvalidValue(format!(
+                "report_values got {} value(s) for a study with {n} objective(s)",
+                values.len()
+            )));
+        }
+        let mut map = self
+            .frozen
+            .system_attrs
+            .get(crate::trial::REPORTS_ATTR)
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        map.insert(step.to_string(), serde_json::json!(values));
+        self.set_attr(AttrKind::System, crate::trial::REPORTS_ATTR, serde_json::Value::Object(map))?;
+        self.report(step, values[0])
+    }
+
     /// Whether the study's pruner wants this trial stopped now. When it does,
     /// return `Err(ObjectiveError::Pruned)` from the objective.
     pub fn should_prune(&self) -> Result<bool> {
