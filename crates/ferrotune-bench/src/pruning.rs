@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use ferrotune::pruners::{HyperbandPruner, NopPruner, PercentilePruner, Pruner, SuccessiveHalvingPruner};
 use ferrotune::samplers::RandomSampler;
-use ferrotune::{ObjectiveError, Optimize, Study, TrialState};
+use ferrotune::{ObjectiveError, Optimize, Study};
 use rand::{Rng, SeedableRng};
 
 const MAX_EPOCHS: u64 = 27;
@@ -54,13 +54,18 @@ fn loss(model: Curves, x: &[f64], epoch: u64, noise: f64) -> f64 {
     }
 }
 
-/// Best final (complete-trial) value and epochs spent, running until
-/// `epoch_budget` epochs have been used (the trial in progress finishes).
+/// The best final (complete-trial) value among trials that *finished within*
+/// `epoch_budget` epochs, and the epochs that had been used when it was
+/// found. (The run stops after the trial that crosses the budget; that
+/// trial does not count.)
 fn run(model: Curves, pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -> (f64, usize) {
     let study = Study::builder("curves").sampler(RandomSampler::new(Some(seed))).pruner_arc(pruner).create().expect("study");
     let epochs = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let (e2, s2, counted) = (epochs.clone(), stop.clone(), epochs.clone());
+    let (e2, s2) = (epochs.clone(), stop.clone());
+    // (epochs used when the trial completed, its final value)
+    let finished: Arc<std::sync::Mutex<Vec<(usize, f64)>>> = Arc::default();
+    let f2 = finished.clone();
     let objective = move |t: &mut ferrotune::Trial| -> Result<f64, ObjectiveError> {
         let x: Vec<f64> = (0..4).map(|i| t.suggest_float(&format!("x{i}"), 0.0, 1.0).sample()).collect::<Result<_, _>>()?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (t.number() << 20));
@@ -74,6 +79,7 @@ fn run(model: Curves, pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -
                 return Err(ObjectiveError::Pruned);
             }
         }
+        f2.lock().expect("lock").push((e2.load(Ordering::SeqCst), v));
         Ok(v)
     };
     let opts = Optimize::trials(100_000).stop_flag(stop.clone()).on_trial_end(move |_, _| {
@@ -82,14 +88,11 @@ fn run(model: Curves, pruner: Arc<dyn Pruner>, seed: u64, epoch_budget: usize) -
         }
     });
     study.optimize(objective, opts).expect("optimize");
-    let best = study
-        .trials()
-        .expect("trials")
-        .iter()
-        .filter(|t| t.state == TrialState::Complete)
-        .filter_map(|t| t.value())
-        .fold(f64::INFINITY, f64::min);
-    (best, counted.load(Ordering::SeqCst))
+    let done = finished.lock().expect("lock");
+    let within: Vec<&(usize, f64)> = done.iter().filter(|(e, _)| *e <= epoch_budget).collect();
+    let best = within.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+    let at = within.iter().find(|x| x.1 == best).map_or(0, |x| x.0);
+    (best, at)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -116,7 +119,7 @@ fn run_model(model: Curves, seeds: u64, n_trials_no_pruning: usize, tolerance: f
         ("asha (η=3, min 1)", Arc::new(SuccessiveHalvingPruner { min_resource: 1, reduction_factor: 3, ..Default::default() }), full_budget / 3),
         ("hyperband (η=3, 1..27)", Arc::new(HyperbandPruner { min_resource: 1, max_resource: MAX_EPOCHS, reduction_factor: 3 }), full_budget / 3),
     ];
-    println!("| strategy | epoch budget | median best final loss | mean best | median epochs used |");
+    println!("| strategy | epoch budget | median best final loss | mean best | median epochs when the best was found |");
     println!("|---|---:|---:|---:|---:|");
     let mut reference = None;
     let mut verdicts = vec![];
