@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotune::study_file::StudyFile;
@@ -125,10 +125,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             None => eprintln!("{line}"),
         }
     }
-    let best: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let opts = {
         let bar = bar.clone();
-        let best = best.clone();
         file.optimize_options().stop_flag(stop.clone()).on_trial_end(move |study, t| {
             if !show {
                 return;
@@ -139,7 +137,6 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             } else {
                 study.best_trial().ok().flatten().map(|b| format!("best value {} (trial {})", num(b.value().unwrap_or(f64::NAN)), b.number))
             };
-            *best.lock().unwrap() = best_text.clone();
             match &bar {
                 Some(pb) => {
                     pb.println(line);

@@ -52,13 +52,18 @@ impl<P: Pruner + ?Sized> Pruner for Arc<P> {
     }
 }
 
+/// The best non-NaN value in the direction, or `None` if there is none.
+pub(crate) fn best_of(values: impl IntoIterator<Item = f64>, d: Direction) -> Option<f64> {
+    let vals = values.into_iter().filter(|v| !v.is_nan());
+    match d {
+        Direction::Minimize => vals.reduce(f64::min),
+        Direction::Maximize => vals.reduce(f64::max),
+    }
+}
+
 /// The best of a trial's intermediate values so far (NaN if all are NaN).
 pub(crate) fn best_so_far(trial: &FrozenTrial, d: Direction) -> f64 {
-    let vals = trial.intermediate_values.values().copied().filter(|v| !v.is_nan());
-    match d {
-        Direction::Minimize => vals.fold(f64::NAN, f64::min),
-        Direction::Maximize => vals.fold(f64::NAN, f64::max),
-    }
+    best_of(trial.intermediate_values.values().copied(), d).unwrap_or(f64::NAN)
 }
 
 /// A pruner named in a study file (`[pruner] type = "median"`).

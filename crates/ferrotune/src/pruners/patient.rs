@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::Pruner;
+use super::{best_of, Pruner};
 use crate::error::{Error, Result};
 use crate::study::{Direction, Study};
 use crate::trial::FrozenTrial;
@@ -48,10 +48,12 @@ impl Pruner for PatientPruner {
             Direction::Minimize => a < b - self.min_delta,
             Direction::Maximize => a > b + self.min_delta,
         };
-        let pick = |xs: &[f64]| match study.direction() {
-            Direction::Minimize => xs.iter().copied().filter(|v| !v.is_nan()).fold(f64::INFINITY, f64::min),
-            Direction::Maximize => xs.iter().copied().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, f64::max),
+        // No usable value counts as the worst possible one.
+        let worst = match study.direction() {
+            Direction::Minimize => f64::INFINITY,
+            Direction::Maximize => f64::NEG_INFINITY,
         };
+        let pick = |xs: &[f64]| best_of(xs.iter().copied(), study.direction()).unwrap_or(worst);
         let (best_old, best_new) = (pick(older), pick(window));
         let stalled = !better(best_new, best_old);
         if !stalled {

@@ -235,19 +235,27 @@ impl GpSampler {
             let (mu, sd) = m.objective.predict_many(&[p.to_vec()])[0];
             (acquisition::value(acq, m.best, self.opts.kappa, mu, sd), vec![0.0; d])
         };
+        v += self.log_feasibility(m, p, with_grad.then_some(&mut g[..]));
+        (v, g)
+    }
+
+    /// Σ ln P(constraint k holds at p) under each constraint's GP, adding its
+    /// gradient into `grad` when given.
+    fn log_feasibility(&self, m: &Models, p: &[f64], mut grad: Option<&mut [f64]>) -> f64 {
+        let mut total = 0.0;
         for (gp, thr) in &m.constraints {
             let pr = gp.predict(p);
             let z = (thr - pr.mean) / pr.std;
             let lp = log_norm_cdf(z);
-            v += lp;
-            if with_grad {
+            total += lp;
+            if let Some(g) = grad.as_deref_mut() {
                 let ratio = norm_pdf(z) / lp.exp().max(1e-300);
-                for t in 0..d {
+                for t in 0..p.len() {
                     g[t] += ratio * (-pr.d_mean[t] - z * pr.d_std[t]) / pr.std;
                 }
             }
         }
-        (v, g)
+        total
     }
 
     /// The acquisition's maximiser: screen candidates, refine the best few
@@ -259,10 +267,8 @@ impl GpSampler {
             .iter()
             .enumerate()
             .map(|(i, (mu, sd))| {
-                let mut v = acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd);
-                if !m.constraints.is_empty() {
-                    v = self.acquisition_value(m, acq, &candidates[i], false).0;
-                }
+                let v = acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd)
+                    + self.log_feasibility(m, &candidates[i], None);
                 (v, i)
             })
             .collect();
