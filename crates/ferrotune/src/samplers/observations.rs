@@ -40,7 +40,9 @@ pub struct Column {
 #[derive(Debug, Default)]
 pub struct Observations {
     study_id: Option<i64>,
-    snapshot: Option<History>,
+    /// The last synced snapshot, held weakly: a strong reference would make
+    /// the study copy its whole trial list (`Arc::make_mut`) on every write.
+    snapshot: std::sync::Weak<Vec<Arc<FrozenTrial>>>,
     rows: Vec<Arc<FrozenTrial>>,
     counted: Vec<bool>,
     columns: IndexMap<String, Column>,
@@ -54,7 +56,7 @@ impl Observations {
         if self.study_id != Some(study.id()) {
             *self = Observations { study_id: Some(study.id()), ..Default::default() };
         }
-        if self.snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &history)) {
+        if std::ptr::eq(self.snapshot.as_ptr(), Arc::as_ptr(&history)) {
             return Ok(history);
         }
         let n = history.len();
@@ -67,9 +69,14 @@ impl Observations {
                 continue;
             }
             self.update_row(i, t);
+            if i < self.rows.len() {
+                self.rows[i] = t.clone();
+            } else {
+                self.rows.push(t.clone());
+            }
         }
-        self.rows = history.to_vec();
-        self.snapshot = Some(history.clone());
+        self.rows.truncate(n);
+        self.snapshot = Arc::downgrade(&history);
         Ok(history)
     }
 
