@@ -3,12 +3,14 @@
 //!     cargo run --release -p ferrotune-bench -- storage
 //!     cargo run --release -p ferrotune-bench -- quality
 //!     cargo run --release -p ferrotune-bench -- pruning
+//!     cargo run --release -p ferrotune-bench -- epoch
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
 //! already holds N trials, through the library (one process, one open
 //! database) and through the CLI (`ferrotune ask` / `ferrotune tell`, a new
 //! process and connection per call, as a language-neutral driver uses it).
 
+mod epoch;
 mod problems;
 mod pruning;
 mod quality;
@@ -58,6 +60,20 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Seconds per MNIST training epoch (built-in trainer), vs GEMM peak and PyTorch.
+    Epoch {
+        /// Layer widths, comma-separated models.
+        #[arg(long, value_delimiter = ',', default_value = "784-128-10,784-512-512-10")]
+        models: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Epochs per measurement (the best is reported).
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        /// Skip the PyTorch comparison.
+        #[arg(long)]
+        no_torch: bool,
+    },
     /// ask + tell round trips per second with SQLite storage.
     Storage {
         /// Stored trials before measuring (comma-separated).
@@ -79,6 +95,7 @@ const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"t
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Epoch { models, threads, epochs, no_torch } => epoch::run(&models, &threads, epochs, !no_torch),
         Cmd::Pruning { seeds, trials, tolerance } => pruning::run_all(seeds, trials, tolerance),
         Cmd::Quality { samplers, problems, seeds, trials, threads } => quality::run(&samplers, &problems, seeds, trials, threads.max(1)),
         Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),

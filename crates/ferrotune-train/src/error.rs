@@ -1,0 +1,36 @@
+//! Errors of the trainer, written for the person who has to fix them.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// A data file is malformed.
+    #[error("{path}: {message}")]
+    Data { path: String, message: String },
+    /// Hyperparameters or trainer settings are invalid.
+    #[error("{0}")]
+    Config(String),
+    /// A dataset could not be found or downloaded.
+    #[error("{0}")]
+    Missing(String),
+    /// Training produced NaN or infinite losses (e.g. a learning rate far too high).
+    #[error("training diverged: the loss became {0} (try a lower learning rate)")]
+    Diverged(f64),
+    /// The model store failed.
+    #[error("model file {path}: {message}")]
+    Model { path: String, message: String },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        TrainError::Io { path: path.display().to_string(), source }
+    }
+    pub(crate) fn data(path: &Path, message: impl Into<String>) -> Self {
+        TrainError::Data { path: path.display().to_string(), message: message.into() }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, TrainError>;
