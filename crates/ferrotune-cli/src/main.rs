@@ -5,6 +5,7 @@
 mod ask_tell;
 mod output;
 mod run;
+mod trainer;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -50,6 +51,39 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train one MLP with the built-in trainer and print per-epoch metrics.
+    Train {
+        /// Hyperparameters as a JSON object, e.g. {"lr": 0.001, "units": 128, "dropout": 0.2}.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A hyperparameter, key=value (repeatable; overrides --config).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// mnist, fashion-mnist or csv.
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        /// CSV file (with --dataset csv).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// CSV column to predict.
+        #[arg(long)]
+        target: Option<String>,
+        /// The CSV target is a real value (default: classes).
+        #[arg(long)]
+        regression: bool,
+        /// Fraction of the training data held out for validation.
+        #[arg(long, default_value_t = 0.1)]
+        validation: f64,
+        /// Use only the first N training rows.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Save the trained model (model.bpk + model.json) into this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     /// Run a study file: sample, run the objective command, store every trial.
     Run {
         /// The study file (TOML).
@@ -116,6 +150,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run { study_file, storage, n_trials, timeout, n_jobs } => {
             run::run(run::RunArgs { study_file, storage, n_trials, timeout: timeout.map(Into::into), n_jobs, quiet })
+        }
+        Command::Train { config, set, dataset, path, target, regression, validation, limit, threads, save } => {
+            trainer::train(trainer::TrainArgs { config, set, dataset, path, target, regression, validation, limit, threads, save })
+                .map(|_| ExitCode::SUCCESS)
         }
         Command::Ask(a) => ask_tell::ask(a).map(|_| ExitCode::SUCCESS),
         Command::Tell(a) => ask_tell::tell(a, quiet).map(|_| ExitCode::SUCCESS),

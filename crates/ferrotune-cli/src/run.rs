@@ -2,7 +2,7 @@
 //! terminal, plain lines elsewhere, and Ctrl-C handling.
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotune::study_file::StudyFile;
+use ferrotune::study_file::{ObjectiveKind, StudyFile};
 use ferrotune::{FrozenTrial, StopReason, Study, TrialState};
 
 use crate::output::num;
@@ -147,8 +147,26 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             }
         })
     };
-    let objective = file.objective();
-    let report = study.optimize(objective, opts);
+    let trainer = match &file.objective {
+        ObjectiveKind::Trainer(spec) => {
+            let task = crate::trainer::load_task(&file, spec)?;
+            let threads = task.spec.threads.unwrap_or_else(|| crate::trainer::threads_per_trial(file.n_jobs));
+            Some((task, threads))
+        }
+        ObjectiveKind::Command(_) => None,
+    };
+    let report = match (&trainer, file.objective()) {
+        (Some((task, threads)), _) => {
+            let bars = bar.as_ref().map(|pb| {
+                let m = MultiProgress::new();
+                m.add(pb.clone());
+                m
+            });
+            study.optimize(crate::trainer::objective(&file, task, *threads, bars), opts)
+        }
+        (None, Some(objective)) => study.optimize(objective, opts),
+        (None, None) => unreachable!("a study file has a command or a trainer"),
+    };
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
@@ -167,6 +185,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         );
     }
     print_summary(&study)?;
+    if let (Some((task, threads)), false) = (&trainer, report.stop == StopReason::Interrupted) {
+        crate::trainer::retrain_best(&file, task, &study, *threads)?;
+    }
     Ok(if report.stop == StopReason::Interrupted { ExitCode::from(EXIT_INTERRUPTED) } else { ExitCode::SUCCESS })
 }
 

@@ -489,3 +489,75 @@ fn model_based_samplers_work_through_ask_and_tell_processes() {
         assert_eq!(run(), run(), "{sampler} reproduces across processes and storages");
     }
 }
+
+/// MNIST for the trainer tests: FERROTUNE_DATA_DIR, else `../shared/data`
+/// beside the repository (where CI has it).
+fn mnist_data_dir() -> PathBuf {
+    let d = std::env::var_os("FERROTUNE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/data"));
+    assert!(
+        d.join("mnist/train-images-idx3-ubyte.gz").is_file(),
+        "MNIST not found under {}: set FERROTUNE_DATA_DIR to a directory holding mnist/*.gz",
+        d.display()
+    );
+    d
+}
+
+/// The README's quick start (examples/mnist-mlp.toml) on a short budget:
+/// 3,000 training images, 1 epoch, 3 trials; then the retrain and the one
+/// test-set score, and a model on disk.
+#[test]
+fn mnist_study_runs_end_to_end_and_retrains_the_best() {
+    let env = Env::new();
+    let text = std::fs::read_to_string(repo().join("examples/mnist-mlp.toml")).unwrap();
+    let text = text.replace("epochs = 5", "epochs = 1").replace("validation = 0.1 ", "limit = 3000\nvalidation = 0.1 ");
+    assert!(text.contains("limit = 3000") && text.contains("epochs = 1"));
+    let file = env.write("mnist.toml", &text);
+    let s = env.storage();
+    let out = Command::new(BIN)
+        .args(["run", file.to_str().unwrap(), "--storage", &s, "--n-trials", "3"])
+        .current_dir(env.dir.path())
+        .env("FERROTUNE_DATA_DIR", mnist_data_dir())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches(" complete: value=").count(), 3, "{stderr}");
+    let acc: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {stdout}"));
+    // 3,000 images and one epoch: far from 97%, far above chance.
+    assert!(acc > 0.6, "{acc}");
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(env.path("models/mnist-mlp/model.json")).unwrap()).unwrap();
+    assert_eq!(info["test"]["accuracy"].as_f64().map(|a| (a * 1e4).round()), Some((acc * 1e4).round()));
+    assert!(env.path("models/mnist-mlp/model.bpk").is_file());
+    // Each trial reported its validation accuracy per epoch (for pruners).
+    let trials = env.fts(&["trials", "--study", "mnist-mlp", "--format", "json"]);
+    let t: Value = serde_json::from_slice(&trials.stdout).unwrap();
+    let t = t.as_array().unwrap();
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert!(t.iter().all(|x| x["intermediate_values"].as_object().is_some_and(|iv| iv.len() == 1)), "{t:?}");
+}
+
+#[test]
+fn train_command_prints_epochs_and_rejects_bad_hyperparameters() {
+    let env = Env::new();
+    let cfg = env.write("p.json", r#"{"lr": 0.003, "units": 32, "epochs": 2}"#);
+    let out = Command::new(BIN)
+        .args(["train", "--config", cfg.to_str().unwrap(), "--limit", "2000", "--set", "activation=tanh", "--save", "m"])
+        .current_dir(env.dir.path())
+        .env("FERROTUNE_DATA_DIR", mnist_data_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count(), 2, "{stdout}");
+    assert!(stdout.contains("test accuracy: "), "{stdout}");
+    assert!(env.path("m/model.json").is_file());
+    let bad = env.write("bad.json", r#"{"dropout": 1.5}"#);
+    let out = env.ft(&["train", "--config", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("dropout must be in [0, 1)") && !stderr.contains("panicked"), "{stderr}");
+}

@@ -55,6 +55,10 @@ pub struct TaskSpec {
     pub threads: Option<usize>,
     /// Where the final model goes (default: `models/<study name>` beside the study file).
     pub model_dir: Option<PathBuf>,
+    /// "cpu" (Burn's Flex backend, the default) or "auto": the first enabled
+    /// GPU backend (build with the `wgpu` or `cuda` feature), else the CPU.
+    #[serde(default)]
+    pub device: Option<String>,
     /// Seed of the splits and of each trial's training (added to the trial number).
     #[serde(default)]
     pub seed: u64,
@@ -84,6 +88,13 @@ pub struct Task {
     global_standardization: bool,
 }
 
+/// What [`Task::evaluate`] reports.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    Epoch { fold: usize, metrics: &'a EpochMetrics },
+    Fold { fold: usize, objective: f64 },
+}
+
 /// A finished final model.
 #[derive(Debug, Clone)]
 pub struct Retrained {
@@ -96,7 +107,10 @@ pub struct Retrained {
 impl TaskSpec {
     /// Parses the `[trainer]` table (as JSON) and checks it; `base` resolves relative paths.
     pub fn from_json(v: Value, base: &Path) -> Result<TaskSpec> {
-        let mut s: TaskSpec = serde_json::from_value(v).map_err(|e| TrainError::Config(format!("[trainer]: {e}")))?;
+        let mut s: TaskSpec = serde_json::from_value(v).map_err(|e| {
+            let hint = if e.to_string().contains("unknown field") { " (hyperparameters such as epochs or lr go in [trainer.params])" } else { "" };
+            TrainError::Config(format!("[trainer]: {e}{hint}"))
+        })?;
         if let Some(p) = &s.path {
             if p.is_relative() {
                 s.path = Some(base.join(p));
@@ -123,9 +137,19 @@ impl TaskSpec {
         if s.folds.is_some() && s.validation != default_validation() {
             return Err(TrainError::Config("[trainer] has both `folds` and `validation`; k-fold uses no separate validation fraction".into()));
         }
+        s.burn_device()?;
         // Fixed params must make valid hyperparameters on their own.
         Hyperparams::from_json(&s.params).map_err(|e| TrainError::Config(format!("[trainer.params]: {e}")))?;
         Ok(s)
+    }
+
+    /// The Burn device of `device`.
+    pub fn burn_device(&self) -> Result<burn::tensor::Device> {
+        match self.device.as_deref() {
+            None | Some("cpu") => Ok(burn::tensor::Device::flex()),
+            Some("auto") => Ok(burn::tensor::Device::default()),
+            Some(o) => Err(TrainError::Config(format!("[trainer] device = \"{o}\": use \"cpu\" or \"auto\""))),
+        }
     }
 
     /// Whether a higher objective is better (accuracy) or lower (loss).
@@ -176,7 +200,8 @@ impl Task {
         Hyperparams::from_json(&m)
     }
 
-    fn standardizer(&self, ds: &Dataset) -> Standardizer {
+    /// The input standardisation this task fits on training rows `ds`.
+    pub fn standardizer(&self, ds: &Dataset) -> Standardizer {
         if self.global_standardization {
             Standardizer::fit_global(ds)
         } else {
@@ -195,20 +220,38 @@ impl Task {
         (train, val)
     }
 
-    /// Trains on every split. `report(fold, metrics)` is called per epoch
-    /// (hold-out) and may stop training; the result is the objective: the
-    /// hold-out metric, or the mean over folds, with each fit.
+    /// The test set, standardised like split `i`'s training part.
+    pub fn test_for_split(&self, i: usize) -> Dataset {
+        let st = self.standardizer(&self.pool.subset(&self.splits[i].0));
+        let mut t = self.test.clone();
+        st.apply(&mut t);
+        t
+    }
+
+    /// Number of folds (1 for hold-out).
+    pub fn n_splits(&self) -> usize {
+        self.splits.len()
+    }
+
+    /// Trains on every split. `report` hears every epoch and every finished
+    /// fold, and may stop training; the result is the objective (the
+    /// hold-out metric, or the mean over folds) with each fit.
     pub fn evaluate(
         &self,
         hp: &Hyperparams,
         opts: &FitOptions,
-        report: &mut (dyn FnMut(usize, &EpochMetrics) -> Control + Send),
+        report: &mut (dyn FnMut(Event<'_>) -> Control + Send),
     ) -> Result<(Option<f64>, Vec<Fit>)> {
         let mut fits = vec![];
         for i in 0..self.splits.len() {
             let (train, val) = self.split(i);
-            let f = fit(hp, &train, Some(&val), opts, &mut |m| report(i, m))?;
-            let stopped = f.stop == crate::train::StopReason::Stopped;
+            let f = fit(hp, &train, Some(&val), opts, &mut |m| report(Event::Epoch { fold: i, metrics: m }))?;
+            let mut stopped = f.stop == crate::train::StopReason::Stopped;
+            if !stopped {
+                if let Some(o) = f.objective() {
+                    stopped = report(Event::Fold { fold: i, objective: o }) == Control::Stop;
+                }
+            }
             fits.push(f);
             if stopped {
                 return Ok((None, fits));

@@ -20,7 +20,7 @@
 //! timeout = "10m"                 # optional, for this run
 //! n_jobs = 2                      # trials at a time
 //!
-//! [objective]
+//! [objective]                     # or [trainer]: the built-in trainer
 //! command = ["python3", "objective.py", "--x={x}"]
 //! timeout = "5m"                  # per trial
 //!
@@ -65,7 +65,10 @@ struct RawFile {
     pruner: PrunerConfig,
     #[serde(default)]
     budget: BudgetSection,
-    objective: ObjectiveSection,
+    objective: Option<ObjectiveSection>,
+    /// The built-in trainer's settings, opaque here (the trainer crate
+    /// parses them); an alternative to `[objective] command`.
+    trainer: Option<toml::Table>,
     space: toml::Table,
     #[serde(default)]
     enqueue: Vec<IndexMap<String, ParamValue>>,
@@ -123,6 +126,16 @@ impl DurationSpec {
     }
 }
 
+/// What a study file's trials run.
+#[derive(Debug, Clone)]
+pub enum ObjectiveKind {
+    /// `[objective] command = [...]`: an external program.
+    Command(CommandObjective),
+    /// `[trainer]`: the built-in trainer (crate `ferrotune-train`), with
+    /// its table as JSON. The library does not train; the CLI does.
+    Trainer(serde_json::Value),
+}
+
 /// A validated study file.
 #[derive(Debug, Clone)]
 pub struct StudyFile {
@@ -138,7 +151,8 @@ pub struct StudyFile {
     pub n_jobs: usize,
     pub patience: Option<(usize, f64)>,
     pub space: SpaceSpec,
-    pub command: CommandObjective,
+    /// What a trial runs: a command, or the built-in trainer.
+    pub objective: ObjectiveKind,
     pub enqueue: Vec<IndexMap<String, ParamValue>>,
 }
 
@@ -177,18 +191,36 @@ impl StudyFile {
             return Err(Error::InvalidSpec("[budget] n_jobs must be at least 1".into()));
         }
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let workdir = match &raw.objective.workdir {
-            Some(w) if w.is_absolute() => w.clone(),
-            Some(w) => base.join(w),
-            None => base.clone(),
+        let objective = match (raw.objective, raw.trainer) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidSpec(
+                    "the file has both [objective] and [trainer]; a study runs either a command or the built-in trainer".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(Error::InvalidSpec(
+                    "missing [objective] (command = [...]) or [trainer] (the built-in trainer): what should a trial run?".into(),
+                ))
+            }
+            (None, Some(t)) => ObjectiveKind::Trainer(
+                serde_json::to_value(&t).map_err(|e| Error::InvalidSpec(format!("[trainer]: {e}")))?,
+            ),
+            (Some(o), None) => {
+                let workdir = match &o.workdir {
+                    Some(w) if w.is_absolute() => w.clone(),
+                    Some(w) => base.join(w),
+                    None => base.clone(),
+                };
+                let workdir = if workdir.as_os_str().is_empty() { PathBuf::from(".") } else { workdir };
+                let command = CommandObjective::new(&o.command)?
+                    .workdir(workdir)
+                    .env(o.env.clone())
+                    .timeout(o.timeout.as_ref().map(|t| t.to_duration("[objective] timeout")).transpose()?);
+                let names: Vec<&str> = space.params().keys().map(String::as_str).collect();
+                command.check(&names)?;
+                ObjectiveKind::Command(command)
+            }
         };
-        let workdir = if workdir.as_os_str().is_empty() { PathBuf::from(".") } else { workdir };
-        let command = CommandObjective::new(&raw.objective.command)?
-            .workdir(workdir)
-            .env(raw.objective.env.clone())
-            .timeout(raw.objective.timeout.as_ref().map(|t| t.to_duration("[objective] timeout")).transpose()?);
-        let names: Vec<&str> = space.params().keys().map(String::as_str).collect();
-        command.check(&names)?;
         let sampler = raw.sampler;
         sampler.build(0, Some(&space.search_space()))?; // validates sampler options against the space
         raw.pruner.build().map_err(|e| Error::InvalidSpec(format!("[pruner] {e}")))?;
@@ -205,7 +237,7 @@ impl StudyFile {
             n_jobs: raw.budget.n_jobs.unwrap_or(1),
             patience: raw.budget.patience.map(|p| (p, raw.budget.min_improvement)),
             space,
-            command,
+            objective,
             enqueue: raw.enqueue,
         })
     }
@@ -253,11 +285,23 @@ impl StudyFile {
         o
     }
 
-    /// The objective: suggest the space, run the command.
-    pub fn objective(&self) -> impl Fn(&mut Trial) -> std::result::Result<Vec<f64>, ObjectiveError> + Sync + '_ {
-        move |trial: &mut Trial| {
+    /// The command objective: suggest the space, run the command. `None`
+    /// for a `[trainer]` study (the caller builds that objective).
+    pub fn objective(&self) -> Option<impl Fn(&mut Trial) -> std::result::Result<Vec<f64>, ObjectiveError> + Sync + '_> {
+        let ObjectiveKind::Command(command) = &self.objective else { return None };
+        Some(move |trial: &mut Trial| {
             let params = self.space.suggest_all(trial)?;
-            self.command.run(trial, &params)
+            command.run(trial, &params)
+        })
+    }
+
+    /// The directory of the study file (relative paths in it start here).
+    pub fn base_dir(&self) -> PathBuf {
+        let base = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
         }
     }
 }
