@@ -253,19 +253,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
         Control::Continue
     })?;
     let fit = fits.into_iter().next().context("no training ran")?;
-    let test = ferrotune_train::train::evaluate(&fit.model, &task.test_for_split(0), &FitOptions::default().device);
+    let (test_set, st) = task.test_for_split(0);
+    let test = ferrotune_train::train::evaluate(&fit.model, &test_set, &FitOptions::default().device);
     match test.accuracy {
         Some(acc) => println!("test accuracy: {acc:.4}"),
         None => println!("test mean squared error: {:.6}", test.loss),
     }
     if let Some(dir) = &a.save {
-        let (train, _) = task.split(0);
-        let st = task.standardizer(&task.pool.subset(&task.splits[0].0));
         let info = ferrotune_train::artifact::ModelInfo {
             hyperparams: hp,
-            n_features: train.n_features,
-            n_outputs: train.n_outputs(),
-            classification: train.is_classification(),
+            n_features: task.pool.n_features,
+            n_outputs: task.pool.n_outputs(),
+            classification: task.pool.is_classification(),
             standardizer: st,
             class_names: task.class_names.clone(),
             test: Some(test),

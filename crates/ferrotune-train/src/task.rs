@@ -220,12 +220,13 @@ impl Task {
         (train, val)
     }
 
-    /// The test set, standardised like split `i`'s training part.
-    pub fn test_for_split(&self, i: usize) -> Dataset {
+    /// The test set standardised like split `i`'s training part, and that
+    /// standardisation (to save with a model trained on the split).
+    pub fn test_for_split(&self, i: usize) -> (Dataset, Standardizer) {
         let st = self.standardizer(&self.pool.subset(&self.splits[i].0));
         let mut t = self.test.clone();
         st.apply(&mut t);
-        t
+        (t, st)
     }
 
     /// Number of folds (1 for hold-out).

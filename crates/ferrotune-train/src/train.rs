@@ -145,7 +145,6 @@ fn fit_inner(
     let classification = train.is_classification();
     let mut stop = StopReason::Completed;
     let d = train.n_features;
-    let mut xb = Vec::with_capacity(bs * d);
     for epoch in 1..=hp.epochs {
         let t0 = Instant::now();
         order.shuffle(&mut rng);
@@ -155,11 +154,11 @@ fn fit_inner(
         // synchronise every step); kept as tensors and summed at the end.
         let mut losses: Vec<Tensor<1>> = Vec::with_capacity(steps_per_epoch);
         for (b, chunk) in order.chunks(bs).enumerate() {
-            xb.clear();
+            let mut xb = Vec::with_capacity(chunk.len() * d);
             for &i in chunk {
                 xb.extend_from_slice(&train.features[i * d..(i + 1) * d]);
             }
-            let x = Tensor::<2>::from_data(TensorData::new(xb.clone(), [chunk.len(), d]), &device);
+            let x = Tensor::<2>::from_data(TensorData::new(xb, [chunk.len(), d]), &device);
             let out = model.forward(x, Some(&mut rng));
             let loss = match &train.targets {
                 Targets::Classes { labels, .. } => {

@@ -190,7 +190,7 @@ impl StudyFile {
         if raw.budget.n_jobs == Some(0) {
             return Err(Error::InvalidSpec("[budget] n_jobs must be at least 1".into()));
         }
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = base_dir_of(path);
         let objective = match (raw.objective, raw.trainer) {
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidSpec(
@@ -211,7 +211,6 @@ impl StudyFile {
                     Some(w) => base.join(w),
                     None => base.clone(),
                 };
-                let workdir = if workdir.as_os_str().is_empty() { PathBuf::from(".") } else { workdir };
                 let command = CommandObjective::new(&o.command)?
                     .workdir(workdir)
                     .env(o.env.clone())
@@ -297,12 +296,15 @@ impl StudyFile {
 
     /// The directory of the study file (relative paths in it start here).
     pub fn base_dir(&self) -> PathBuf {
-        let base = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        if base.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            base
-        }
+        base_dir_of(&self.path)
+    }
+}
+
+/// The directory holding the study file at `path` ("." for a bare name).
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
