@@ -47,6 +47,8 @@ pub struct Observations {
     counted: Vec<bool>,
     columns: IndexMap<String, Column>,
     n_observed: usize,
+    /// Rows in the order they became observed (each once).
+    observed_order: Vec<usize>,
 }
 
 impl Observations {
@@ -101,6 +103,7 @@ impl Observations {
         if observe {
             self.counted[i] = true;
             self.n_observed += 1;
+            self.observed_order.push(i);
         }
     }
 
@@ -117,6 +120,11 @@ impl Observations {
     /// Observed (complete or pruned) trials so far.
     pub fn n_observed(&self) -> usize {
         self.n_observed
+    }
+    /// Rows in the order they became observed: a model that has consumed
+    /// the first `k` only needs `observed_order()[k..]`.
+    pub fn observed_order(&self) -> &[usize] {
+        &self.observed_order
     }
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.get(name)

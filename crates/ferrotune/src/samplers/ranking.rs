@@ -16,10 +16,10 @@ pub fn violation(t: &FrozenTrial) -> f64 {
 }
 
 /// (violation, complete-or-pruned, −step, signed value): smaller is better.
-type RankKey = (f64, u8, f64, f64);
+pub type RankKey = (f64, u8, f64, f64);
 
 /// A single-objective sort key.
-fn key(t: &FrozenTrial, d: Direction) -> RankKey {
+pub fn key(t: &FrozenTrial, d: Direction) -> RankKey {
     let sign = if d == Direction::Minimize { 1.0 } else { -1.0 };
     match t.state {
         TrialState::Complete => (violation(t), 0, 0.0, sign * t.value().unwrap_or(f64::INFINITY)),
@@ -33,7 +33,7 @@ fn key(t: &FrozenTrial, d: Direction) -> RankKey {
     }
 }
 
-fn cmp_keys(a: RankKey, b: RankKey) -> Ordering {
+pub fn cmp_keys(a: RankKey, b: RankKey) -> Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.total_cmp(&b.3))
 }
 

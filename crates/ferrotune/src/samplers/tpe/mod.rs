@@ -17,16 +17,22 @@
 //! weights for the "below" kernels; we use crowding distance and the same
 //! weights as for one objective.
 
+mod joint;
 mod parzen;
+mod univariate;
+mod weights;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use self::joint::JointAbove;
 use self::parzen::{DimKind, Parzen, ParzenOptions};
-use super::ranking::{rank_multi, rank_single};
-use super::observations::Observations;
-use super::search_space::is_observed;
+use self::univariate::UniAbove;
+use self::weights::weights_by_number;
+use super::observations::{Column, Observations};
+use super::ranking::{cmp_keys, key as rank_key, rank_multi, RankKey};
 use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
@@ -90,38 +96,154 @@ pub struct TpeSampler {
     state: Mutex<State>,
 }
 
-/// Derived from storage on every ask (incrementally); never the source of truth.
+/// Derived from storage on every ask (incrementally); never the source of
+/// truth: a sampler given a resumed study rebuilds all of it.
 #[derive(Default)]
 struct State {
     obs: Observations,
-    /// Observed rows best first, computed when this many trials were
-    /// observed (finished trials never change, so the ranking only changes
-    /// when another one finishes).
-    ranked_at: Option<usize>,
+    study_id: Option<i64>,
+    /// The trial the index was last synced for: one trial's suggestions all
+    /// use the history as it was at its first (as Optuna caches the trial
+    /// list per trial), instead of re-reading storage for each parameter.
+    synced_for: Option<(i64, u64)>,
+    /// Observed rows best first, as of `ranked_at` observed trials
+    /// (finished trials never change, so the ranking only changes when
+    /// another one finishes).
+    ranked_at: usize,
     ranked: Vec<usize>,
-    /// Position of each row in `ranked` (usize::MAX when not observed).
-    rank_pos: Vec<usize>,
+    /// Single objective: the ranking's sort keys, kept sorted so a new
+    /// trial is inserted instead of everything re-sorted.
+    keys: Vec<(RankKey, usize)>,
+    /// Running trials (for the constant liar).
     running: Vec<usize>,
+    /// Groups of the decomposition, as of `groups_at` observed trials.
+    groups_at: Option<usize>,
+    groups: Vec<SearchSpace>,
+    /// One estimator pair per search space sampled: a parameter name
+    /// (univariate) or a group.
+    models: HashMap<String, SpaceModel>,
+}
+
+/// What is kept for one search space between asks: which observed trials
+/// have all of its parameters, which of them are "below", and the
+/// incremental "above" estimator g(x) over the others.
+struct SpaceModel {
+    space: SearchSpace,
+    axes: Vec<Option<UnitAxis>>,
+    kinds: Vec<DimKind>,
+    /// How much of `Observations::observed_order` has been looked at.
+    seen: usize,
+    is_member: Vec<bool>,
+    n_members: usize,
+    below: Vec<usize>,
+    /// l(x), fitted to `below`; rebuilt only when `below` changes (at 1,000
+    /// trials, when a new trial makes the top 25).
+    l: Option<Parzen>,
+    above: Above,
+}
+
+enum Above {
+    Uni(UniAbove),
+    Joint(JointAbove),
+}
+
+impl SpaceModel {
+    fn new(space: &SearchSpace, multivariate: bool, po: ParzenOptions) -> SpaceModel {
+        let axes: Vec<Option<UnitAxis>> = space.values().map(UnitAxis::new).collect();
+        let kinds: Vec<DimKind> = space
+            .values()
+            .map(|d| match d {
+                Distribution::Categorical { choices } => DimKind::Categorical(choices.len()),
+                _ => DimKind::Numerical,
+            })
+            .collect();
+        let above = if multivariate {
+            Above::Joint(JointAbove::new(&kinds, po))
+        } else {
+            Above::Uni(UniAbove::new(kinds[0], po))
+        };
+        SpaceModel { space: space.clone(), axes, kinds, seen: 0, is_member: vec![], n_members: 0, below: vec![], l: None, above }
+    }
+
+    /// The unit coordinates (or choice indices) of trial `row`.
+    fn encode(&self, cols: &[&Column], row: usize) -> Vec<f64> {
+        cols.iter().zip(&self.axes).map(|(c, axis)| axis.as_ref().map_or(c.values[row], |a| a.encode(c.values[row]))).collect()
+    }
+
+    fn insert(&mut self, cols: &[&Column], row: usize) {
+        let x = self.encode(cols, row);
+        match &mut self.above {
+            Above::Uni(u) => u.insert(row, x[0]),
+            Above::Joint(j) => j.insert(row, &x),
+        }
+    }
+
+    fn remove(&mut self, row: usize) {
+        match &mut self.above {
+            Above::Uni(u) => u.remove(row),
+            Above::Joint(j) => j.remove(row),
+        }
+    }
+
+    /// Takes in the trials observed since the last call and re-splits:
+    /// the best `n_below(members)` members by `ranked` go below, the rest
+    /// above. Only the difference reaches the estimator, so this costs
+    /// O(new trials + below) rather than O(all trials).
+    fn update(&mut self, obs: &Observations, ranked: &[usize], n_below: impl Fn(usize) -> usize) {
+        let cols = obs.columns_for(&self.space);
+        let order = obs.observed_order();
+        let mut new_members = vec![];
+        if let Some(cols) = &cols {
+            for &r in &order[self.seen.min(order.len())..] {
+                if cols.iter().all(|c| !c.values[r].is_nan()) {
+                    if self.is_member.len() <= r {
+                        self.is_member.resize(r + 1, false);
+                    }
+                    self.is_member[r] = true;
+                    new_members.push(r);
+                }
+            }
+        }
+        self.seen = order.len();
+        let Some(cols) = cols else { return };
+        self.n_members += new_members.len();
+        let k = n_below(self.n_members);
+        let mut below = Vec::with_capacity(k);
+        for &r in ranked {
+            if below.len() == k {
+                break;
+            }
+            if self.is_member.get(r).copied().unwrap_or(false) {
+                below.push(r);
+            }
+        }
+        let old_below = self.below.clone();
+        for &r in &below {
+            if !old_below.contains(&r) && !new_members.contains(&r) {
+                self.remove(r);
+            }
+        }
+        for &r in &old_below {
+            if !below.contains(&r) {
+                self.insert(&cols, r);
+            }
+        }
+        for &r in &new_members {
+            if !below.contains(&r) {
+                self.insert(&cols, r);
+            }
+        }
+        if below != self.below {
+            self.l = None;
+        }
+        self.below = below;
+    }
 }
 
 impl std::fmt::Debug for TpeSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TpeSampler").field("seed", &self.seed).field("opts", &self.opts).finish()
     }
-}
-
-/// Optuna's `default_weights`: recent trials count fully, older ones (beyond
-/// the latest 25) ramp down linearly, so the model tracks where the search is.
-fn default_weights(n: usize) -> Vec<f64> {
-    if n < 25 {
-        return vec![1.0; n];
-    }
-    let ramp = n - 25;
-    let mut w: Vec<f64> = (0..ramp)
-        .map(|i| if ramp == 1 { 1.0 / n as f64 } else { 1.0 / n as f64 + (1.0 - 1.0 / n as f64) * i as f64 / (ramp - 1) as f64 })
-        .collect();
-    w.extend(std::iter::repeat_n(1.0, 25));
-    w
 }
 
 impl TpeSampler {
@@ -134,98 +256,131 @@ impl TpeSampler {
         ((self.opts.gamma * n as f64).ceil() as usize).min(self.opts.gamma_max)
     }
 
-    /// Syncs the index and ranks the observed trials (once per snapshot).
-    fn synced<'a>(&self, study: &Study, st: &'a mut State) -> Result<&'a mut State> {
-        let history = st.obs.sync(study)?;
-        st.running = history.iter().filter(|t| t.state == TrialState::Running).map(|t| t.number as usize).collect();
-        if st.ranked_at == Some(st.obs.n_observed()) {
+    /// Syncs the index (once per trial) and ranks the observed trials
+    /// (once per newly observed trial).
+    fn synced<'a>(&self, study: &Study, trial: &FrozenTrial, st: &'a mut State) -> Result<&'a mut State> {
+        if st.synced_for == Some((study.id(), trial.number)) {
             return Ok(st);
         }
-        let observed: Vec<Arc<FrozenTrial>> = history.iter().filter(|t| is_observed(t)).cloned().collect();
-        let ranked = if study.is_multi_objective() {
+        let history = st.obs.sync(study)?;
+        if st.study_id != Some(study.id()) {
+            let obs = std::mem::take(&mut st.obs);
+            *st = State { obs, study_id: Some(study.id()), ..State::default() };
+        }
+        st.synced_for = Some((study.id(), trial.number));
+        if self.opts.constant_liar {
+            st.running = history.iter().filter(|t| t.state == TrialState::Running).map(|t| t.number as usize).collect();
+        }
+        let n = st.obs.n_observed();
+        if st.ranked_at == n {
+            return Ok(st);
+        }
+        if study.is_multi_objective() {
+            let mut rows = st.obs.observed_order().to_vec();
+            rows.sort_unstable();
+            let observed: Vec<Arc<FrozenTrial>> = rows.iter().map(|&r| st.obs.trial(r).clone()).collect();
             let mut r = rank_multi(&observed, study.directions());
             r.extend(observed.iter().filter(|t| t.state == TrialState::Pruned).cloned());
-            r
+            st.ranked = r.iter().map(|t| t.number as usize).collect();
         } else {
-            rank_single(&observed, study.direction())
-        };
-        st.ranked = ranked.iter().map(|t| t.number as usize).collect();
-        st.rank_pos = vec![usize::MAX; history.len()];
-        for (pos, &row) in st.ranked.iter().enumerate() {
-            st.rank_pos[row] = pos;
+            let d = study.direction();
+            for &row in &st.obs.observed_order()[st.ranked_at..] {
+                let k = (rank_key(st.obs.trial(row), d), row);
+                let pos = st.keys.partition_point(|e| cmp_keys(e.0, k.0).then(e.1.cmp(&k.1)).is_lt());
+                st.keys.insert(pos, k);
+            }
+            st.ranked.clear();
+            st.ranked.extend(st.keys.iter().map(|e| e.1));
         }
-        st.ranked_at = Some(st.obs.n_observed());
+        st.ranked_at = n;
         Ok(st)
     }
 
-    /// Samples `space` jointly for `trial`; internal values by name.
+    fn groups<'a>(&self, st: &'a mut State) -> &'a [SearchSpace] {
+        let n = st.obs.n_observed();
+        if st.groups_at != Some(n) {
+            st.groups = if self.opts.group { st.obs.groups() } else { vec![st.obs.intersection()] };
+            st.groups_at = Some(n);
+        }
+        &st.groups
+    }
+
+    /// Samples `space` jointly (`multivariate`) or its one parameter, for
+    /// `trial`; internal values by name.
     fn sample_space(
         &self,
-        st: &State,
+        st: &mut State,
         trial: &FrozenTrial,
         space: &SearchSpace,
         multivariate: bool,
     ) -> IndexMap<String, f64> {
-        let cols = st.obs.columns_for(space);
-        let has_all = |r: &usize| cols.as_ref().is_some_and(|c| c.iter().all(|c| !c.values[*r].is_nan()));
-        // Observed rows with every parameter, in trial-number order (what the
-        // weights need); the best `gamma(n)` of them by rank go below. A
-        // selection on rank positions, no sort.
-        let rows: Vec<usize> = (0..st.rank_pos.len()).filter(|&r| st.rank_pos[r] != usize::MAX && has_all(&r)).collect();
-        let n_below = self.gamma(rows.len());
-        let cutoff = if n_below == 0 {
-            0
-        } else {
-            let mut pos: Vec<usize> = rows.iter().map(|&r| st.rank_pos[r]).collect();
-            let (_, nth, _) = pos.select_nth_unstable(n_below - 1);
-            *nth + 1
-        };
-        let (below, mut above): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&r| st.rank_pos[r] < cutoff);
-        if self.opts.constant_liar {
-            above.extend(st.running.iter().copied().filter(|&r| r != trial.number as usize).filter(has_all));
-            above.sort_unstable();
-        }
-
-        let axes: Vec<Option<UnitAxis>> = space.values().map(UnitAxis::new).collect();
-        let kinds: Vec<DimKind> = space
-            .values()
-            .map(|d| match d {
-                Distribution::Categorical { choices } => DimKind::Categorical(choices.len()),
-                _ => DimKind::Numerical,
-            })
-            .collect();
-        let columns = |rows: &[usize]| -> Vec<Vec<f64>> {
-            let Some(cols) = &cols else { return vec![vec![]; space.len()] };
-            cols.iter()
-                .zip(&axes)
-                .map(|(c, axis)| {
-                    rows.iter()
-                        .map(|&r| {
-                            let x = c.values[r];
-                            axis.as_ref().map_or(x, |a| a.encode(x))
-                        })
-                        .collect()
-                })
-                .collect()
-        };
         let po = ParzenOptions {
             prior_weight: self.opts.prior_weight,
             magic_clip: self.opts.consider_magic_clip,
             consider_endpoints: self.opts.consider_endpoints,
             multivariate,
         };
-        let l = Parzen::new(&kinds, columns(&below), &default_weights(below.len()), po);
-        let g = Parzen::new(&kinds, columns(&above), &default_weights(above.len()), po);
-        let purpose: String = std::iter::once("tpe").chain(space.keys().map(String::as_str)).collect::<Vec<_>>().join("/");
+        let names: Vec<&str> = space.keys().map(String::as_str).collect();
+        let key = format!("{}{}", if multivariate { "j:" } else { "u:" }, names.join("\u{1f}"));
+        if st.models.len() > 256 {
+            // Spaces of conditional studies come and go; start over rather
+            // than keep estimators for groups that no longer occur.
+            st.models.clear();
+        }
+        let model = st.models.entry(key).or_insert_with(|| SpaceModel::new(space, multivariate, po));
+        if model.space != *space {
+            *model = SpaceModel::new(space, multivariate, po);
+        }
+        model.update(&st.obs, &st.ranked, |n| self.gamma(n));
+
+        let cols = st.obs.columns_for(space);
+        let liars: Vec<Vec<f64>> = match &cols {
+            Some(cols) if self.opts.constant_liar => st
+                .running
+                .iter()
+                .copied()
+                .filter(|&r| r != trial.number as usize && cols.iter().all(|c| c.values.get(r).is_some_and(|v| !v.is_nan())))
+                .map(|r| model.encode(cols, r))
+                .collect(),
+            _ => vec![],
+        };
+        if model.l.is_none() {
+            let below_cols: Vec<Vec<f64>> = match &cols {
+                Some(cols) => {
+                    let rows: Vec<Vec<f64>> = model.below.iter().map(|&r| model.encode(cols, r)).collect();
+                    (0..space.len()).map(|d| rows.iter().map(|x| x[d]).collect()).collect()
+                }
+                None => vec![vec![]; space.len()],
+            };
+            model.l = Some(Parzen::new(&model.kinds, below_cols, &weights_by_number(&model.below), po));
+        }
+        let l = model.l.as_ref().expect("just built");
+        let purpose: String = std::iter::once("tpe").chain(names.iter().copied()).collect::<Vec<_>>().join("/");
         let mut rng = rng_for(self.seed, trial.number, &purpose);
         let candidates = l.sample(&mut rng, self.opts.n_ei_candidates.max(1));
-        let (ll, lg) = (l.log_pdf(&candidates), g.log_pdf(&candidates));
-        let best = (0..candidates.len())
-            .max_by(|&a, &b| (ll[a] - lg[a]).total_cmp(&(ll[b] - lg[b])).then(b.cmp(&a)))
-            .unwrap_or(0);
+        // The winner maximises l(x) / g(x): compared as a ratio of densities
+        // where both estimators give them (no logarithms), else as ln l − ln g.
+        let score: Vec<f64> = match &mut model.above {
+            Above::Uni(u) => {
+                let xs: Vec<f64> = candidates.iter().map(|c| c[0]).collect();
+                let lv: Vec<f64> = liars.iter().map(|c| c[0]).collect();
+                match (l.pdf_1d(&xs), u.pdf(&xs, &lv)) {
+                    (Some(pl), Some(pg)) => pl.iter().zip(&pg).map(|(a, b)| a / b).collect(),
+                    _ => {
+                        let ll = l.log_pdf(&candidates);
+                        u.log_pdf(&xs, &lv).iter().zip(&ll).map(|(g, l)| l - g).collect()
+                    }
+                }
+            }
+            Above::Joint(j) => {
+                let ll = l.log_pdf(&candidates);
+                j.log_pdf(&candidates, &liars).iter().zip(&ll).map(|(g, l)| l - g).collect()
+            }
+        };
+        let best = (0..candidates.len()).max_by(|&a, &b| score[a].total_cmp(&score[b]).then(b.cmp(&a))).unwrap_or(0);
         space
             .iter()
-            .zip(&axes)
+            .zip(&model.axes)
             .zip(&candidates[best])
             .map(|(((k, d), axis), &u)| {
                 let x = match axis {
@@ -247,26 +402,23 @@ impl Sampler for TpeSampler {
         "tpe"
     }
 
-    fn infer_relative_search_space(&self, study: &Study, _trial: &FrozenTrial) -> Result<SearchSpace> {
+    fn infer_relative_search_space(&self, study: &Study, trial: &FrozenTrial) -> Result<SearchSpace> {
         if !self.opts.multivariate {
             return Ok(SearchSpace::new());
         }
         let mut st = self.lock();
-        let st = self.synced(study, &mut st)?;
-        Ok(if self.opts.group { st.obs.groups().into_iter().flatten().collect() } else { st.obs.intersection() })
+        let st = self.synced(study, trial, &mut st)?;
+        Ok(self.groups(st).iter().flatten().map(|(k, d)| (k.clone(), d.clone())).collect())
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
         let mut st = self.lock();
-        let st = self.synced(study, &mut st)?;
+        let st = self.synced(study, trial, &mut st)?;
         if space.is_empty() || st.obs.n_observed() < self.opts.n_startup_trials {
             return Ok(RelativeSample::default());
         }
-        let groups = if self.opts.group {
-            st.obs.groups().into_iter().filter(|g| g.keys().all(|k| space.contains_key(k))).collect()
-        } else {
-            vec![space.clone()]
-        };
+        let groups: Vec<SearchSpace> =
+            self.groups(st).iter().filter(|g| !g.is_empty() && g.keys().all(|k| space.contains_key(k))).cloned().collect();
         let mut values = IndexMap::new();
         for g in groups {
             values.extend(self.sample_space(st, trial, &g, true));
@@ -276,26 +428,11 @@ impl Sampler for TpeSampler {
 
     fn sample_independent(&self, study: &Study, trial: &FrozenTrial, name: &str, dist: &Distribution) -> Result<f64> {
         let mut st = self.lock();
-        let st = self.synced(study, &mut st)?;
+        let st = self.synced(study, trial, &mut st)?;
         if st.obs.n_observed() < self.opts.n_startup_trials {
             return self.random.sample_independent(study, trial, name, dist);
         }
         let space: SearchSpace = [(name.to_string(), dist.clone())].into_iter().collect();
         Ok(self.sample_space(st, trial, &space, false)[name])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weights_ramp_for_old_trials() {
-        assert_eq!(default_weights(3), vec![1.0; 3]);
-        let w = default_weights(30);
-        assert_eq!(w.len(), 30);
-        assert!((w[0] - 1.0 / 30.0).abs() < 1e-12);
-        assert!(w[..5].windows(2).all(|p| p[0] < p[1]));
-        assert!(w[5..].iter().all(|&x| x == 1.0));
     }
 }

@@ -13,6 +13,8 @@ use multiversion::multiversion;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use rand_distr::StandardNormal;
+
 use crate::math::{logsumexp_fast as logsumexp, sample_truncnorm, PhiTable, LN_SQRT_2PI};
 
 // The hot loops, compiled for AVX2+FMA too and chosen at run time (the
@@ -36,19 +38,80 @@ fn add_quadratic_shared(acc: &mut [f64], mus: &[f64], inv_sigma: f64, x: f64) {
     }
 }
 
+/// Σ_j c_j exp(−½ ((x − μ_j) / σ_j)²): a small one-dimensional mixture's
+/// density, straight (for a few dozen kernels, cheaper than windowing).
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(super) fn mixture_density(x: f64, mus: &[f64], inv_sigmas: &[f64], cs: &[f64]) -> f64 {
+    // Exponents first, then the exponentials over a plain array: that loop
+    // vectorises, where one interleaved with the sums ran latency-bound.
+    const CHUNK: usize = 64;
+    let mut buf = [0.0f64; CHUNK];
+    let mut sum = 0.0;
+    for ((m, is), c) in mus.chunks(CHUNK).zip(inv_sigmas.chunks(CHUNK)).zip(cs.chunks(CHUNK)) {
+        let b = &mut buf[..m.len()];
+        for ((v, m), is) in b.iter_mut().zip(m).zip(is) {
+            let z = (x - m) * is;
+            *v = -0.5 * z * z;
+        }
+        for v in b.iter_mut() {
+            *v = exp_nonpos_coarse(*v);
+        }
+        sum += b.iter().zip(c).map(|(e, c)| e * c).sum::<f64>();
+    }
+    sum
+}
+
+/// e^x for x <= 0 with a relative error below 1e-11 (degree-9 polynomial
+/// after range reduction, fused multiply-adds): for mixture densities,
+/// where that is far below what matters, at about half the cost of
+/// [`exp_nonpos`].
+#[inline(always)]
+fn exp_nonpos_coarse(x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
+    let x = x.clamp(-708.0, 0.0);
+    let kf = x * std::f64::consts::LOG2_E + SHIFT;
+    let k = kf - SHIFT;
+    let ki = (kf.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
+    let r = k.mul_add(-std::f64::consts::LN_2, x);
+    let mut p: f64 = 1.0 / 362_880.0;
+    for c in [1.0 / 40_320.0, 1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p.mul_add(r, c);
+    }
+    p * f64::from_bits(((ki + 1023) as u64) << 52)
+}
+
+/// A draw from N(μ, σ²) truncated to [0, 1], by rejection from ziggurat
+/// normals: the kernels' centres lie in [0, 1] and σ <= 1, so at least a
+/// third of the draws land inside; the inverse-CDF method (two erfc and a
+/// quantile) is kept as the fallback for unlucky runs.
+fn sample_unit_truncnorm(mu: f64, sigma: f64, rng: &mut ChaCha8Rng) -> f64 {
+    for _ in 0..32 {
+        let z: f64 = rng.sample(StandardNormal);
+        let x = mu + sigma * z;
+        if (0.0..=1.0).contains(&x) {
+            return x;
+        }
+    }
+    sample_truncnorm(mu, sigma, 0.0, 1.0, rng.random())
+}
+
 /// σ · (mass of N(μ, σ²) on [0, 1]) as a function of μ, for one σ shared by
 /// many kernels: tabulated at 257 nodes with its derivative and read back by
 /// cubic Hermite interpolation (relative error below 1e-6 for σ >= 0.05, where it is used), which
 /// halves the per-kernel cost of two tabulated Φ lookups.
-struct MassTable {
+pub(super) struct MassTable {
     f: [f64; MASS_N + 1],
     df: [f64; MASS_N + 1],
 }
 
 const MASS_N: usize = 256;
 
+/// Up to this many kernels (prior included), one numerical dimension is
+/// evaluated straight rather than windowed.
+const SMALL: usize = 64;
+
 impl MassTable {
-    fn new(sigma: f64) -> Box<MassTable> {
+    pub(super) fn new(sigma: f64) -> Box<MassTable> {
         use crate::math::{norm_cdf, norm_pdf};
         let mut t = Box::new(MassTable { f: [0.0; MASS_N + 1], df: [0.0; MASS_N + 1] });
         for k in 0..=MASS_N {
@@ -62,7 +125,7 @@ impl MassTable {
     }
 
     #[inline(always)]
-    fn eval(&self, m: f64) -> f64 {
+    pub(super) fn eval(&self, m: f64) -> f64 {
         let u = (m * MASS_N as f64).clamp(0.0, MASS_N as f64 - 1e-9);
         let k = (u as usize).min(MASS_N - 1);
         let t = u - k as f64;
@@ -259,8 +322,11 @@ pub struct Parzen {
     log_consts: Vec<f64>,
     cum_weights: Vec<f64>,
     dims: Vec<Dim>,
-    /// For a single numerical dimension: the sorted, windowed evaluator.
+    /// For a single numerical dimension: the sorted, windowed evaluator...
     sorted: Option<Sorted1D>,
+    /// ...or, for a few kernels, (μ, 1/σ, weighted normalising constant)
+    /// of each, summed straight.
+    small: Option<(Vec<f64>, Vec<f64>, Vec<f64>)>,
 }
 
 impl Parzen {
@@ -335,6 +401,16 @@ impl Parzen {
             .collect();
         let log_consts: Vec<f64> =
             log_weights.iter().zip(&scale).map(|(lw, sm)| lw - sm.ln() - n_num * LN_SQRT_2PI).collect();
+        let small = match dims.as_slice() {
+            [d @ Dim::Num { mus, .. }] if mus.len() <= SMALL => {
+                let inv: Vec<f64> = (0..mus.len()).map(|c| 1.0 / d.sigma(c)).collect();
+                Some((mus.clone(), inv, log_consts.iter().map(|l| l.exp()).collect()))
+            }
+            _ => None,
+        };
+        if small.is_some() {
+            return Parzen { log_consts, cum_weights, dims, sorted: None, small };
+        }
         let sorted = match dims.as_slice() {
             [Dim::Num { mus, widths: Widths::PerKernel { sigmas, .. } }] => {
                 Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take()))
@@ -345,7 +421,7 @@ impl Parzen {
             }
             _ => None,
         };
-        Parzen { log_consts, cum_weights, dims, sorted }
+        Parzen { log_consts, cum_weights, dims, sorted, small: None }
     }
 
     /// Draws `m` points from the mixture.
@@ -357,7 +433,7 @@ impl Parzen {
                 self.dims
                     .iter()
                     .map(|d| match d {
-                        Dim::Num { mus, .. } => sample_truncnorm(mus[c], d.sigma(c), 0.0, 1.0, rng.random()),
+                        Dim::Num { mus, .. } => sample_unit_truncnorm(mus[c], d.sigma(c), rng),
                         Dim::Cat { k, choice, log_on, .. } => {
                             let u: f64 = rng.random();
                             if c == choice.len() || *k == 1 {
@@ -377,8 +453,19 @@ impl Parzen {
             .collect()
     }
 
+    /// p(x) at each point of a one-dimensional estimator with few kernels
+    /// (`None` otherwise): no logarithms, for comparing ratios.
+    pub fn pdf_1d(&self, xs: &[f64]) -> Option<Vec<f64>> {
+        let (mus, inv, cs) = self.small.as_ref()?;
+        Some(xs.iter().map(|&x| mixture_density(x, mus, inv, cs)).collect())
+    }
+
     /// ln p(x) for each point.
     pub fn log_pdf(&self, xs: &[Vec<f64>]) -> Vec<f64> {
+        if let Some((mus, inv, cs)) = &self.small {
+            // The prior kernel (σ = 1) keeps the density well above underflow.
+            return xs.iter().map(|x| mixture_density(x[0], mus, inv, cs).ln()).collect();
+        }
         if let Some(s) = &self.sorted {
             let mut terms = Vec::with_capacity(64);
             return xs.iter().map(|x| s.log_pdf(x[0], &mut terms)).collect();
@@ -495,7 +582,7 @@ mod tests {
         let p = Parzen::new(&[DimKind::Numerical], vec![xs], &[1.0; 700], opts(false));
         let pts: Vec<Vec<f64>> = (0..50).map(|i| vec![i as f64 / 49.0]).collect();
         let windowed = p.log_pdf(&pts);
-        let full = Parzen { sorted: None, ..p.clone() }.log_pdf(&pts);
+        let full = Parzen { sorted: None, small: None, ..p.clone() }.log_pdf(&pts);
         for (a, b) in windowed.iter().zip(&full) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
@@ -513,6 +600,16 @@ mod tests {
                 assert!((x / y - 1.0).abs() < 1e-6, "σ={sigma}: {x} vs {y}");
             }
         }
+    }
+
+    #[test]
+    fn coarse_exp_is_accurate_enough() {
+        let mut worst: f64 = 0.0;
+        for i in 0..100_000 {
+            let x = -(i as f64) * 0.007;
+            worst = worst.max((exp_nonpos_coarse(x) / x.exp() - 1.0).abs());
+        }
+        assert!(worst < 1e-11, "{worst}");
     }
 
     #[test]
