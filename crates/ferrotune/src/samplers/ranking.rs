@@ -18,7 +18,8 @@ pub fn violation(t: &FrozenTrial) -> f64 {
 /// (violation, complete-or-pruned, −step, signed value): smaller is better.
 pub type RankKey = (f64, u8, f64, f64);
 
-/// A single-objective sort key.
+/// A single-objective sort key (TPE keeps its trials sorted by it, ties
+/// by trial number).
 pub fn key(t: &FrozenTrial, d: Direction) -> RankKey {
     let sign = if d == Direction::Minimize { 1.0 } else { -1.0 };
     match t.state {
@@ -35,13 +36,6 @@ pub fn key(t: &FrozenTrial, d: Direction) -> RankKey {
 
 pub fn cmp_keys(a: RankKey, b: RankKey) -> Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.total_cmp(&b.3))
-}
-
-/// Observed trials sorted best first (stable: ties keep trial order).
-pub fn rank_single(trials: &[Arc<FrozenTrial>], d: Direction) -> Vec<Arc<FrozenTrial>> {
-    let mut v: Vec<(Arc<FrozenTrial>, RankKey)> = trials.iter().map(|t| (t.clone(), key(t, d))).collect();
-    v.sort_by(|a, b| cmp_keys(a.1, b.1));
-    v.into_iter().map(|x| x.0).collect()
 }
 
 /// Non-dominated sorting (Deb et al. 2002, NSGA-II) under constrained

@@ -148,12 +148,14 @@ impl JointAbove {
         let (d, n_num) = (self.kinds.len(), self.n_num);
         let m = self.n_active + liars.len();
         let sigma = self.bandwidth(m);
-        let table = (sigma >= 0.05 && self.n_active * n_num > 2048).then(|| MassTable::new(sigma));
         if sigma != self.sigma {
             self.sigma = sigma;
             self.log_mass.iter_mut().for_each(|v| *v = f64::NAN);
         }
         let n_slots = self.rows.len();
+        // The table pays off only when many masses are (re)computed.
+        let stale = (0..n_slots).filter(|&s| self.active[s] && self.log_mass[s].is_nan()).count();
+        let table = (sigma >= 0.05 && stale * n_num > 2048).then(|| MassTable::new(sigma));
         for s in 0..n_slots {
             if self.active[s] && self.log_mass[s].is_nan() {
                 self.log_mass[s] = Self::log_mass_of(&self.num[s * n_num..(s + 1) * n_num], sigma, table.as_deref());
