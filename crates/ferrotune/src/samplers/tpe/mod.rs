@@ -119,9 +119,11 @@ struct State {
     /// Groups of the decomposition, as of `groups_at` observed trials.
     groups_at: Option<usize>,
     groups: Vec<SearchSpace>,
-    /// One estimator pair per search space sampled: a parameter name
-    /// (univariate) or a group.
+    /// One estimator pair per search space sampled: a parameter
+    /// (univariate)...
     models: HashMap<String, SpaceModel>,
+    /// ...or a group (multivariate).
+    joint_models: HashMap<String, SpaceModel>,
 }
 
 /// What is kept for one search space between asks: which observed trials
@@ -240,6 +242,11 @@ impl SpaceModel {
     }
 }
 
+/// Index of the largest score (the first of equal ones).
+fn argmax(score: &[f64]) -> usize {
+    (0..score.len()).max_by(|&a, &b| score[a].total_cmp(&score[b]).then(b.cmp(&a))).unwrap_or(0)
+}
+
 impl std::fmt::Debug for TpeSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TpeSampler").field("seed", &self.seed).field("opts", &self.opts).finish()
@@ -321,13 +328,25 @@ impl TpeSampler {
             multivariate,
         };
         let names: Vec<&str> = space.keys().map(String::as_str).collect();
-        let key = format!("{}{}", if multivariate { "j:" } else { "u:" }, names.join("\u{1f}"));
-        if st.models.len() > 256 {
+        let models = if multivariate { &mut st.joint_models } else { &mut st.models };
+        if models.len() > 256 {
             // Spaces of conditional studies come and go; start over rather
             // than keep estimators for groups that no longer occur.
-            st.models.clear();
+            models.clear();
         }
-        let model = st.models.entry(key).or_insert_with(|| SpaceModel::new(space, multivariate, po));
+        // Keyed by the parameter names (joined for a group); looked up
+        // without allocating, as this runs once per parameter per ask.
+        let joined;
+        let key: &str = if names.len() == 1 {
+            names[0]
+        } else {
+            joined = names.join("\u{1f}");
+            &joined
+        };
+        if !models.contains_key(key) {
+            models.insert(key.to_string(), SpaceModel::new(space, multivariate, po));
+        }
+        let model = models.get_mut(key).expect("just inserted");
         if model.space != *space {
             *model = SpaceModel::new(space, multivariate, po);
         }
@@ -357,31 +376,34 @@ impl TpeSampler {
         let l = model.l.as_ref().expect("just built");
         let purpose: String = std::iter::once("tpe").chain(names.iter().copied()).collect::<Vec<_>>().join("/");
         let mut rng = rng_for(self.seed, trial.number, &purpose);
-        let candidates = l.sample(&mut rng, self.opts.n_ei_candidates.max(1));
-        // The winner maximises l(x) / g(x): compared as a ratio of densities
-        // where both estimators give them (no logarithms), else as ln l − ln g.
-        let score: Vec<f64> = match &mut model.above {
+        let m = self.opts.n_ei_candidates.max(1);
+        // The winner maximises l(x) / g(x).
+        let best: Vec<f64> = match &mut model.above {
             Above::Uni(u) => {
-                let xs: Vec<f64> = candidates.iter().map(|c| c[0]).collect();
+                let xs = l.sample_flat(&mut rng, m);
                 let lv: Vec<f64> = liars.iter().map(|c| c[0]).collect();
-                match (l.pdf_1d(&xs), u.pdf(&xs, &lv)) {
+                // Compared as a ratio of densities where both estimators give
+                // them (no logarithms), else as ln l − ln g.
+                let score: Vec<f64> = match (l.pdf_1d(&xs), u.pdf(&xs, &lv)) {
                     (Some(pl), Some(pg)) => pl.iter().zip(&pg).map(|(a, b)| a / b).collect(),
                     _ => {
-                        let ll = l.log_pdf(&candidates);
+                        let ll = l.log_pdf(&xs.iter().map(|&x| vec![x]).collect::<Vec<_>>());
                         u.log_pdf(&xs, &lv).iter().zip(&ll).map(|(g, l)| l - g).collect()
                     }
-                }
+                };
+                vec![xs[argmax(&score)]]
             }
             Above::Joint(j) => {
+                let candidates = l.sample(&mut rng, m);
                 let ll = l.log_pdf(&candidates);
-                j.log_pdf(&candidates, &liars).iter().zip(&ll).map(|(g, l)| l - g).collect()
+                let score: Vec<f64> = j.log_pdf(&candidates, &liars).iter().zip(&ll).map(|(g, l)| l - g).collect();
+                candidates.into_iter().nth(argmax(&score)).unwrap_or_default()
             }
         };
-        let best = (0..candidates.len()).max_by(|&a, &b| score[a].total_cmp(&score[b]).then(b.cmp(&a))).unwrap_or(0);
         space
             .iter()
             .zip(&model.axes)
-            .zip(&candidates[best])
+            .zip(&best)
             .map(|(((k, d), axis), &u)| {
                 let x = match axis {
                     Some(a) => a.decode(u),

@@ -428,29 +428,46 @@ impl Parzen {
     pub fn sample(&self, rng: &mut ChaCha8Rng, m: usize) -> Vec<Vec<f64>> {
         (0..m)
             .map(|_| {
-                let u: f64 = rng.random();
-                let c = self.cum_weights.partition_point(|&cw| cw < u).min(self.cum_weights.len() - 1);
-                self.dims
-                    .iter()
-                    .map(|d| match d {
-                        Dim::Num { mus, .. } => sample_unit_truncnorm(mus[c], d.sigma(c), rng),
-                        Dim::Cat { k, choice, log_on, .. } => {
-                            let u: f64 = rng.random();
-                            if c == choice.len() || *k == 1 {
-                                // The prior kernel: uniform.
-                                ((u * *k as f64) as usize).min(k - 1) as f64
-                            } else if u < log_on.exp() {
-                                choice[c]
-                            } else {
-                                // Uniform over the other k - 1 choices.
-                                let other: usize = rng.random_range(0..k - 1);
-                                (if other as f64 >= choice[c] { other + 1 } else { other }) as f64
-                            }
-                        }
-                    })
-                    .collect()
+                let mut x = Vec::with_capacity(self.dims.len());
+                self.draw(rng, &mut x);
+                x
             })
             .collect()
+    }
+
+    /// As [`Self::sample`], the points one after another in one vector
+    /// (the same draws: one allocation instead of `m`).
+    pub fn sample_flat(&self, rng: &mut ChaCha8Rng, m: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(m * self.dims.len());
+        for _ in 0..m {
+            self.draw(rng, &mut out);
+        }
+        out
+    }
+
+    /// Appends one draw (a value per dimension) to `out`.
+    fn draw(&self, rng: &mut ChaCha8Rng, out: &mut Vec<f64>) {
+        let u: f64 = rng.random();
+        let c = self.cum_weights.partition_point(|&cw| cw < u).min(self.cum_weights.len() - 1);
+        for d in &self.dims {
+            let v = match d {
+                Dim::Num { mus, .. } => sample_unit_truncnorm(mus[c], d.sigma(c), rng),
+                Dim::Cat { k, choice, log_on, .. } => {
+                    let u: f64 = rng.random();
+                    if c == choice.len() || *k == 1 {
+                        // The prior kernel: uniform.
+                        ((u * *k as f64) as usize).min(k - 1) as f64
+                    } else if u < log_on.exp() {
+                        choice[c]
+                    } else {
+                        // Uniform over the other k - 1 choices.
+                        let other: usize = rng.random_range(0..k - 1);
+                        (if other as f64 >= choice[c] { other + 1 } else { other }) as f64
+                    }
+                }
+            };
+            out.push(v);
+        }
     }
 
     /// p(x) at each point of a one-dimensional estimator with few kernels
