@@ -84,6 +84,26 @@ enum Command {
         #[arg(long)]
         save: Option<PathBuf>,
     },
+    /// Predict with a saved model (`ferrotune train --save`, or the model a
+    /// trainer study retrains) and, where the true labels are known, score it.
+    Predict {
+        /// Directory holding model.bpk and model.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// mnist or fashion-mnist: that set's official test images (default
+        /// for models trained on them).
+        #[arg(long, conflicts_with = "path")]
+        dataset: Option<String>,
+        /// CSV rows to predict: every column a feature, except --target.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// CSV column with the true labels: not a feature; used to score.
+        #[arg(long, requires = "path")]
+        target: Option<String>,
+        /// Write one prediction per line to this file (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Run a study file: sample, run the objective command, store every trial.
     Run {
         /// The study file (TOML).
@@ -154,6 +174,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Train { config, set, dataset, path, target, regression, validation, limit, threads, save } => {
             trainer::train(trainer::TrainArgs { config, set, dataset, path, target, regression, validation, limit, threads, save })
                 .map(|_| ExitCode::SUCCESS)
+        }
+        Command::Predict { model, dataset, path, target, output } => {
+            trainer::predict(trainer::PredictArgs { model, dataset, path, target, output }).map(|_| ExitCode::SUCCESS)
         }
         Command::Ask(a) => ask_tell::ask(a).map(|_| ExitCode::SUCCESS),
         Command::Tell(a) => ask_tell::tell(a, quiet).map(|_| ExitCode::SUCCESS),

@@ -275,3 +275,81 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `ferrotune predict`: a saved model on new rows.
+pub struct PredictArgs {
+    pub model: PathBuf,
+    pub dataset: Option<String>,
+    pub path: Option<PathBuf>,
+    pub target: Option<String>,
+    pub output: Option<PathBuf>,
+}
+
+pub fn predict(a: PredictArgs) -> Result<()> {
+    use ferrotune_train::artifact::SavedModel;
+    use ferrotune_train::data::mnist::{load, ImageSet};
+    use ferrotune_train::data::Dataset;
+    use std::io::Write;
+
+    let device = FitOptions::default().device;
+    let m = SavedModel::load(&a.model, &device)
+        .with_context(|| format!("loading the model in {} (a directory written by `ferrotune train --save`)", a.model.display()))?;
+    let trained_on = m.info.source.get("dataset").and_then(Value::as_str).unwrap_or("").to_string();
+    // Rows to predict, and the labelled dataset to score them on, if known.
+    let (features, labelled): (Vec<f32>, Option<Dataset>) = match (&a.path, a.dataset.as_deref()) {
+        (Some(path), _) => {
+            let rows = ferrotune_train::data::csv::read_rows(path, a.target.as_deref())?;
+            if rows.feature_names.len() != m.info.n_features {
+                anyhow::bail!(
+                    "{} has {} feature columns ({}), the model was trained on {}",
+                    path.display(),
+                    rows.feature_names.len(),
+                    rows.feature_names.join(", "),
+                    m.info.n_features
+                );
+            }
+            let labelled = match &rows.targets {
+                Some(cells) => Some(Dataset {
+                    features: rows.features.clone(),
+                    n_features: rows.feature_names.len(),
+                    targets: m.targets_from_cells(cells).with_context(|| format!("{}", path.display()))?,
+                }),
+                None => None,
+            };
+            (rows.features, labelled)
+        }
+        (None, set) => {
+            let set = match set.unwrap_or(trained_on.as_str()) {
+                "mnist" => ImageSet::Mnist,
+                "fashion-mnist" => ImageSet::FashionMnist,
+                "" | "csv" => anyhow::bail!("give the rows to predict: --path FILE.csv (add --target COLUMN to score against labels)"),
+                other => anyhow::bail!("--dataset {other}: use mnist or fashion-mnist, or --path FILE.csv"),
+            };
+            let test = load(set, &DataLocation::from_env())?.test;
+            if test.n_features != m.info.n_features {
+                anyhow::bail!("the {} images have {} pixels, the model was trained on {} features", set.dir_name(), test.n_features, m.info.n_features);
+            }
+            (test.features.clone(), Some(test))
+        }
+    };
+    let preds = m.predict(&features)?;
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for p in &preds {
+        writeln!(out, "{}", m.label(*p))?;
+    }
+    out.flush()?;
+    eprintln!("predicted {} rows", preds.len());
+    if let Some(ds) = labelled {
+        let ev = m.evaluate(&ds)?;
+        match ev.accuracy {
+            Some(acc) => eprintln!("accuracy: {acc:.4}"),
+            None => eprintln!("mean squared error: {:.6}", ev.loss),
+        }
+    }
+    Ok(())
+}

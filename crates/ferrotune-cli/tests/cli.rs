@@ -556,8 +556,75 @@ fn train_command_prints_epochs_and_rejects_bad_hyperparameters() {
     assert_eq!(stdout.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count(), 2, "{stdout}");
     assert!(stdout.contains("test accuracy: "), "{stdout}");
     assert!(env.path("m/model.json").is_file());
+    // The saved model, loaded back by `predict` on the same test set, scores
+    // exactly what training reported.
+    let out = Command::new(BIN)
+        .args(["predict", "--model", "m", "--output", "pred.txt"])
+        .current_dir(env.dir.path())
+        .env("FERROTUNE_DATA_DIR", mnist_data_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let reported = stdout.lines().find_map(|l| l.strip_prefix("test accuracy: ")).unwrap();
+    assert!(stderr.contains(&format!("accuracy: {reported}")), "train said {reported}; predict said {stderr}");
+    let preds = std::fs::read_to_string(env.path("pred.txt")).unwrap();
+    assert_eq!(preds.lines().count(), 10_000);
+    assert!(preds.lines().all(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_digit())), "{}", &preds[..40]);
     let bad = env.write("bad.json", r#"{"dropout": 1.5}"#);
     let out = env.ft(&["train", "--config", bad.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("dropout must be in [0, 1)") && !stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn predict_scores_a_saved_csv_model_and_explains_mistakes() {
+    let env = Env::new();
+    // Two well-separated classes, named by text.
+    let mut csv = String::from("a,b,kind\n");
+    for i in 0..200 {
+        let (x, y) = ((i % 17) as f64 / 17.0, (i % 13) as f64 / 13.0);
+        let kind = if x + y > 1.0 { "big" } else { "small" };
+        csv.push_str(&format!("{x},{y},{kind}\n"));
+    }
+    let data = env.write("t.csv", &csv);
+    let out = env.ft(&[
+        "train", "--dataset", "csv", "--path", data.to_str().unwrap(), "--target", "kind", "--set", "epochs=40",
+        "--set", "lr=0.01", "--save", "m",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.ft(&["predict", "--model", "m", "--path", data.to_str().unwrap(), "--target", "kind"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 200);
+    assert!(stdout.lines().all(|l| l == "big" || l == "small"), "{stdout}");
+    let acc: f64 = stderr.lines().find_map(|l| l.strip_prefix("accuracy: ")).unwrap().parse().unwrap();
+    assert!(acc > 0.9, "{stderr}");
+
+    // New rows without labels: only predictions.
+    let new = env.write("new.csv", "a,b\n0.9,0.9\n0.05,0.1\n");
+    let out = env.ft(&["predict", "--model", "m", "--path", new.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(), ["big", "small"]);
+
+    // Mistakes: a column too many, a class the model never saw, no rows given.
+    for (file, text, expect) in [
+        ("wide.csv", "a,b,c\n1,2,3\n", "has 3 feature columns (a, b, c), the model was trained on 2"),
+        ("odd.csv", "a,b,kind\n1,2,medium\n", "class \"medium\" was not among the classes the model was trained on (big, small)"),
+    ] {
+        let p = env.write(file, text);
+        let mut args = vec!["predict", "--model", "m", "--path", p.to_str().unwrap()];
+        if file == "odd.csv" {
+            args.extend(["--target", "kind"]);
+        }
+        let out = env.ft(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expect) && !stderr.contains("panicked"), "{file}: {stderr}");
+    }
+    let out = env.ft(&["predict", "--model", "m"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--path FILE.csv"), "{stderr}");
+    let out = env.ft(&["predict", "--model", "nowhere", "--path", new.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("nowhere") && !stderr.contains("panicked"), "{stderr}");
 }

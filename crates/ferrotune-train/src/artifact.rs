@@ -9,11 +9,11 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Standardizer;
+use crate::data::{Dataset, Standardizer, Targets};
 use crate::error::{Result, TrainError};
 use crate::hyperparams::Hyperparams;
 use crate::model::Mlp;
-use crate::train::{predict, Evaluation};
+use crate::train::{evaluate, predict, Evaluation};
 
 /// What `model.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,9 +81,81 @@ impl SavedModel {
 
     /// Predicts raw (unstandardised) rows: class indices or values.
     pub fn predict(&self, features: &[f32]) -> Result<Vec<f64>> {
+        let x = self.standardized(features)?;
+        Ok(predict(&self.model, &x, self.info.n_features, self.info.classification, &self.device))
+    }
+
+    /// Loss and accuracy on raw (unstandardised) labelled rows.
+    pub fn evaluate(&self, ds: &Dataset) -> Result<Evaluation> {
+        let features = self.standardized(&ds.features)?;
+        Ok(evaluate(&self.model, &Dataset { features, n_features: ds.n_features, targets: ds.targets.clone() }, &self.device))
+    }
+
+    /// Target cells as a CSV holds them, as this model's targets: names of
+    /// the classes it was trained on, or numbers.
+    pub fn targets_from_cells(&self, cells: &[String]) -> Result<Targets> {
+        if !self.info.classification {
+            let values = cells
+                .iter()
+                .map(|c| {
+                    c.parse::<f32>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| TrainError::Config(format!("target \"{c}\" is not a number (the model predicts values)")))
+                })
+                .collect::<Result<Vec<f32>>>()?;
+            return Ok(Targets::Values(values));
+        }
+        let labels = cells
+            .iter()
+            .map(|c| {
+                self.class_index(c).ok_or_else(|| {
+                    TrainError::Config(format!(
+                        "class \"{c}\" was not among the classes the model was trained on ({})",
+                        self.class_names().join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        Ok(Targets::Classes { labels, n_classes: self.info.n_outputs })
+    }
+
+    /// A prediction as a person reads it: the class name, or the value.
+    pub fn label(&self, prediction: f64) -> String {
+        if self.info.classification {
+            self.class_names().get(prediction as usize).cloned().unwrap_or_else(|| format!("{prediction}"))
+        } else {
+            format!("{prediction}")
+        }
+    }
+
+    /// Class names (the indices as text for image sets, which have none).
+    fn class_names(&self) -> Vec<String> {
+        if self.info.class_names.is_empty() {
+            (0..self.info.n_outputs).map(|i| i.to_string()).collect()
+        } else {
+            self.info.class_names.clone()
+        }
+    }
+
+    fn class_index(&self, cell: &str) -> Option<u32> {
+        let names = self.class_names();
+        names.iter().position(|n| n == cell).or_else(|| {
+            // "3" and "3.0" name the same numeric class.
+            let v: f64 = cell.parse().ok()?;
+            names.iter().position(|n| n.parse::<f64>().ok() == Some(v))
+        })
+        .map(|i| i as u32)
+    }
+
+    /// Rows checked for width and standardised as in training.
+    fn standardized(&self, features: &[f32]) -> Result<Vec<f32>> {
         let d = self.info.n_features;
-        if features.len() % d != 0 {
-            return Err(TrainError::Config(format!("{} values is not a whole number of rows of {d} features", features.len())));
+        if features.is_empty() || features.len() % d != 0 {
+            return Err(TrainError::Config(format!(
+                "{} values are not whole rows of the {d} features the model was trained on",
+                features.len()
+            )));
         }
         let mut x = features.to_vec();
         for row in x.chunks_exact_mut(d) {
@@ -91,6 +163,6 @@ impl SavedModel {
                 *v = (*v - m) / s;
             }
         }
-        Ok(predict(&self.model, &x, d, self.info.classification, &self.device))
+        Ok(x)
     }
 }

@@ -25,8 +25,20 @@ pub struct Table {
     pub class_names: Vec<String>,
 }
 
-/// Reads `path`, predicting `target`. Every other column must be numeric.
-pub fn read_csv(path: &Path, target: &str, task: Task) -> Result<Table> {
+/// The numeric columns of a CSV file, and one column's raw cells.
+#[derive(Debug, Clone)]
+pub struct Rows {
+    pub feature_names: Vec<String>,
+    /// Row-major, `feature_names.len()` values per row.
+    pub features: Vec<f32>,
+    /// The cells of the `target` column, when one was named.
+    pub targets: Option<Vec<String>>,
+}
+
+/// Reads `path`: every column is a numeric feature except `target`, if
+/// given, whose cells are returned as written (for predicting on new data,
+/// with or without its labels).
+pub fn read_rows(path: &Path, target: Option<&str>) -> Result<Rows> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -35,27 +47,32 @@ pub fn read_csv(path: &Path, target: &str, task: Task) -> Result<Table> {
             other => TrainError::data(path, format!("{other:?}")),
         })?;
     let headers = rdr.headers().map_err(|e| TrainError::data(path, e.to_string()))?.clone();
-    let Some(t_col) = headers.iter().position(|h| h == target) else {
-        return Err(TrainError::data(
-            path,
-            format!(
-                "no column named \"{target}\" for the target; the columns are: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ),
-        ));
+    let t_col = match target {
+        None => None,
+        Some(target) => Some(headers.iter().position(|h| h == target).ok_or_else(|| {
+            TrainError::data(
+                path,
+                format!(
+                    "no column named \"{target}\" for the target; the columns are: {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?),
     };
     let feature_names: Vec<String> =
-        headers.iter().enumerate().filter(|(i, _)| *i != t_col).map(|(_, h)| h.to_string()).collect();
+        headers.iter().enumerate().filter(|(i, _)| Some(*i) != t_col).map(|(_, h)| h.to_string()).collect();
     if feature_names.is_empty() {
         return Err(TrainError::data(path, "the table has no feature columns besides the target"));
     }
     let mut features = Vec::new();
     let mut raw_targets = Vec::new();
+    let mut n_rows = 0;
     for (row_no, rec) in rdr.records().enumerate() {
         let line = row_no + 2; // 1-based, after the header
         let rec = rec.map_err(|e| TrainError::data(path, format!("line {line}: {e}")))?;
+        n_rows += 1;
         for (i, cell) in rec.iter().enumerate() {
-            if i == t_col {
+            if Some(i) == t_col {
                 raw_targets.push(cell.to_string());
                 continue;
             }
@@ -74,9 +91,16 @@ pub fn read_csv(path: &Path, target: &str, task: Task) -> Result<Table> {
             features.push(v);
         }
     }
-    if raw_targets.is_empty() {
+    if n_rows == 0 {
         return Err(TrainError::data(path, "the table has a header but no rows"));
     }
+    Ok(Rows { feature_names, features, targets: t_col.map(|_| raw_targets) })
+}
+
+/// Reads `path`, predicting `target`. Every other column must be numeric.
+pub fn read_csv(path: &Path, target: &str, task: Task) -> Result<Table> {
+    let Rows { feature_names, features, targets } = read_rows(path, Some(target))?;
+    let raw_targets = targets.unwrap_or_default();
     let (targets, class_names) = match task {
         Task::Regression => {
             let values = raw_targets
