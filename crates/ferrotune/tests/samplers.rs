@@ -272,3 +272,35 @@ fn gp_prefers_the_feasible_region() {
     let x = best.param("x").unwrap().as_f64().unwrap();
     assert!((0.3..0.31).contains(&x), "best feasible x = {x}");
 }
+
+/// TPE keeps its estimators between asks and switches to its incremental
+/// form past 128 trials; a sampler rebuilt from storage there (a resumed
+/// study, another process) must continue exactly like the one that kept
+/// them, with results arriving out of order as parallel workers deliver them.
+#[test]
+fn tpe_rebuilt_from_storage_continues_like_the_one_that_kept_its_estimators() {
+    for multivariate in [false, true] {
+        let tpe = || -> Arc<dyn Sampler> {
+            Arc::new(TpeSampler::new(Some(9), TpeOptions { multivariate, n_startup_trials: 10, ..Default::default() }))
+        };
+        // Batches of three asked together and told newest first.
+        let batches = |st: &Study, n: usize| {
+            for _ in 0..n {
+                let mut ts: Vec<Trial> = (0..3).map(|_| st.ask().unwrap()).collect();
+                let vals: Vec<f64> = ts.iter_mut().map(|t| mixed(t).unwrap()).collect();
+                for (t, v) in ts.iter().zip(vals).rev() {
+                    st.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+                }
+            }
+        };
+        let storage: Arc<dyn ferrotune::storage::Storage> = Arc::new(ferrotune::storage::InMemoryStorage::new());
+        let open = |s: Arc<dyn Sampler>| Study::builder("r").storage(storage.clone()).sampler_arc(s).load_or_create().unwrap();
+        batches(&open(tpe()), 55);
+        let resumed = open(tpe());
+        batches(&resumed, 10);
+        let straight = Study::builder("x").sampler_arc(tpe()).create().unwrap();
+        batches(&straight, 65);
+        assert_eq!(params(&resumed).len(), 195);
+        assert_eq!(params(&resumed), params(&straight), "multivariate = {multivariate}");
+    }
+}
