@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 use crate::artifact::{save, ModelInfo};
 use crate::data::csv::{read_csv, Task as CsvTask};
 use crate::data::mnist::{load, DataLocation, ImageSet};
-use crate::data::split::{holdout, kfold};
-use crate::data::{Dataset, Standardizer};
+use crate::data::split::{holdout, holdout_stratified, kfold, kfold_stratified};
+use crate::data::{Dataset, Standardizer, Targets};
 use crate::error::{Result, TrainError};
 use crate::hyperparams::Hyperparams;
 use crate::train::{evaluate, fit, Control, EpochMetrics, Evaluation, Fit, FitOptions};
@@ -46,6 +46,11 @@ pub struct TaskSpec {
     pub test: f64,
     /// Cross-validate with this many folds instead of one hold-out split.
     pub folds: Option<usize>,
+    /// Split each class on its own so validation folds (and a CSV's test
+    /// set) keep the class proportions. Default: on for classification, as
+    /// scikit-learn's cross-validation does for classifiers.
+    #[serde(default)]
+    pub stratify: Option<bool>,
     /// Use only the first N training-pool rows (quick runs, CI).
     pub limit: Option<usize>,
     /// Epochs of the final retrain (default: the configuration's epochs, or
@@ -134,6 +139,11 @@ impl TaskSpec {
                 )))
             }
         }
+        if s.stratify == Some(true) && !s.maximize() {
+            return Err(TrainError::Config(
+                "[trainer] stratify = true needs classes, but task = \"regression\" predicts values; remove `stratify`".into(),
+            ));
+        }
         if s.folds.is_some() && s.validation != default_validation() {
             return Err(TrainError::Config("[trainer] has both `folds` and `validation`; k-fold uses no separate validation fraction".into()));
         }
@@ -157,6 +167,14 @@ impl TaskSpec {
         self.dataset != "csv" || self.task != Some(CsvTask::Regression)
     }
 
+    /// The labels to stratify `ds` by, when stratifying.
+    fn strata<'a>(&self, ds: &'a Dataset) -> Option<&'a [u32]> {
+        match (&ds.targets, self.stratify) {
+            (Targets::Classes { labels, .. }, None | Some(true)) => Some(labels),
+            _ => None,
+        }
+    }
+
     /// Loads the data and fixes the splits.
     pub fn load(self, loc: &DataLocation) -> Result<Task> {
         let (mut pool, test, class_names, global) = match self.dataset.as_str() {
@@ -169,7 +187,10 @@ impl TaskSpec {
             _ => {
                 let task = self.task.unwrap_or(CsvTask::Classification);
                 let t = read_csv(self.path.as_ref().unwrap(), self.target.as_ref().unwrap(), task)?;
-                let h = holdout(t.dataset.len(), 0.0, self.test, self.seed)?;
+                let h = match self.strata(&t.dataset) {
+                    Some(labels) => holdout_stratified(labels, 0.0, self.test, self.seed)?,
+                    None => holdout(t.dataset.len(), 0.0, self.test, self.seed)?,
+                };
                 (t.dataset.subset(&h.train), t.dataset.subset(&h.test), t.class_names, false)
             }
         };
@@ -178,10 +199,15 @@ impl TaskSpec {
                 pool = pool.subset(&(0..l).collect::<Vec<_>>());
             }
         }
-        let splits = match self.folds {
-            Some(k) => kfold(pool.len(), k, self.seed)?,
-            None => {
-                let h = holdout(pool.len(), self.validation, 0.0, self.seed)?;
+        let strata = self.strata(&pool);
+        let splits = match (self.folds, strata) {
+            (Some(k), Some(labels)) => kfold_stratified(labels, k, self.seed)?,
+            (Some(k), None) => kfold(pool.len(), k, self.seed)?,
+            (None, strata) => {
+                let h = match strata {
+                    Some(labels) => holdout_stratified(labels, self.validation, 0.0, self.seed)?,
+                    None => holdout(pool.len(), self.validation, 0.0, self.seed)?,
+                };
                 vec![(h.train, h.validation)]
             }
         };

@@ -108,3 +108,49 @@ fn trainer_settings_are_checked() {
     let e = TaskSpec::from_json(json!({"dataset": "mnist", "epochs": 3}), dir.path()).unwrap_err().to_string();
     assert!(e.contains("unknown field `epochs`"), "{e}");
 }
+
+/// Classification splits keep the class shares by default (test set,
+/// validation, every fold); `stratify = false` turns that off; regression
+/// cannot be stratified.
+#[test]
+fn classification_splits_are_stratified_unless_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // 90% "common", 10% "rare".
+    let mut text = String::from("x,label\n");
+    for i in 0..1000 {
+        text += &format!("{},{}\n", i as f64 / 1000.0, if i % 10 == 3 { "rare" } else { "common" });
+    }
+    let csv = dir.path().join("skewed.csv");
+    std::fs::write(&csv, text).unwrap();
+    let rare_in = |task: &ferrotune_train::task::Task, rows: &[usize]| {
+        let ferrotune_train::data::Targets::Classes { labels, .. } = &task.pool.targets else { panic!() };
+        rows.iter().filter(|&&r| labels[r] == 1).count()
+    };
+    let spec = |extra: serde_json::Value| {
+        let mut j = json!({"dataset": "csv", "path": csv, "target": "label", "validation": 0.1});
+        j.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        TaskSpec::from_json(j, dir.path()).unwrap().load(&loc(dir.path())).unwrap()
+    };
+    let task = spec(json!({}));
+    assert_eq!(task.class_names, vec!["common", "rare"]);
+    let ferrotune_train::data::Targets::Classes { labels, .. } = &task.test.targets else { panic!() };
+    assert_eq!(labels.iter().filter(|&&l| l == 1).count(), 20, "test set: 10% of 200");
+    assert_eq!(rare_in(&task, &task.splits[0].1), 8, "validation: 10% of 80 rare training-pool rows");
+    let task = spec(json!({"folds": 4, "validation": 0.1}));
+    for (_, val) in &task.splits {
+        assert_eq!(rare_in(&task, val), 20, "each fold: a quarter of the 80 rare rows");
+    }
+    // Off: a plain shuffle, which here does not land on the exact shares.
+    let plain: Vec<usize> = (0..6).map(|seed| {
+        let t = spec(json!({"stratify": false, "seed": seed}));
+        rare_in(&t, &t.splits[0].1)
+    }).collect();
+    assert!(plain.iter().any(|&r| r != 8), "{plain:?}");
+    let err = TaskSpec::from_json(
+        json!({"dataset": "csv", "path": csv, "target": "x", "task": "regression", "stratify": true}),
+        dir.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("stratify = true needs classes"), "{err}");
+}
