@@ -524,6 +524,33 @@ fn neighbour_bandwidths(xs: &[f64], consider_endpoints: bool) -> Vec<f64> {
     neighbour_bandwidths_with_order(xs, consider_endpoints).0
 }
 
+/// The rule for the kernel at position `j` of `m` centres sorted ascending
+/// (`at(i)` the i-th; the prior's among them): the larger gap to its
+/// neighbours, 0 and 1 as fences; the outermost take their inner gap
+/// unless `consider_endpoints`. Shared with the incremental estimator,
+/// which applies it to one kernel at a time.
+pub(super) fn neighbour_gap(at: impl Fn(usize) -> f64, m: usize, j: usize, consider_endpoints: bool) -> f64 {
+    let at = |i: isize| -> f64 {
+        if i < 0 {
+            0.0
+        } else if i as usize >= m {
+            1.0
+        } else {
+            at(i as usize)
+        }
+    };
+    let j = j as isize;
+    if !consider_endpoints && m >= 2 {
+        if j == 0 {
+            return at(1) - at(0);
+        }
+        if j as usize == m - 1 {
+            return at(j) - at(j - 1);
+        }
+    }
+    (at(j) - at(j - 1)).max(at(j + 1) - at(j))
+}
+
 /// As [`neighbour_bandwidths`], also returning the kernels' order by centre
 /// (indices into `xs`, the prior as `xs.len()`).
 fn neighbour_bandwidths_with_order(xs: &[f64], consider_endpoints: bool) -> (Vec<f64>, Vec<usize>) {
@@ -532,20 +559,7 @@ fn neighbour_bandwidths_with_order(xs: &[f64], consider_endpoints: bool) -> (Vec
     with_prior.push((0.5, n));
     with_prior.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let m = with_prior.len();
-    let at = |j: isize| -> f64 {
-        if j < 0 {
-            0.0
-        } else if j as usize >= m {
-            1.0
-        } else {
-            with_prior[j as usize].0
-        }
-    };
-    let mut sorted_sigma: Vec<f64> = (0..m as isize).map(|j| (at(j) - at(j - 1)).max(at(j + 1) - at(j))).collect();
-    if !consider_endpoints && m >= 2 {
-        sorted_sigma[0] = at(1) - at(0);
-        sorted_sigma[m - 1] = at(m as isize - 1) - at(m as isize - 2);
-    }
+    let sorted_sigma: Vec<f64> = (0..m).map(|j| neighbour_gap(|i| with_prior[i].0, m, j, consider_endpoints)).collect();
     let mut out = vec![0.0; n];
     for (j, &(_, idx)) in with_prior.iter().enumerate() {
         if idx < n {

@@ -27,7 +27,7 @@
 
 use std::collections::BTreeSet;
 
-use super::parzen::{mixture_density, DimKind, Parzen, ParzenOptions};
+use super::parzen::{mixture_density, neighbour_gap, DimKind, Parzen, ParzenOptions};
 use super::weights::{Ramp, RECENT};
 use crate::math::PhiTable;
 
@@ -180,30 +180,9 @@ impl UniAbove {
         self.value[row] = f64::NAN;
     }
 
-    /// Optuna's neighbour rule at sorted index `j` (the prior included, 0
-    /// and 1 as fences; the outermost kernels take their inner gap unless
-    /// `consider_endpoints`).
+    /// Optuna's neighbour rule at sorted index `j`.
     fn neighbour_gap(&self, j: usize) -> f64 {
-        let m = self.sorted.len();
-        let at = |i: isize| -> f64 {
-            if i < 0 {
-                0.0
-            } else if i as usize >= m {
-                1.0
-            } else {
-                self.sorted[i as usize].0
-            }
-        };
-        let j = j as isize;
-        if !self.o.consider_endpoints && m >= 2 {
-            if j == 0 {
-                return at(1) - at(0);
-            }
-            if j as usize == m - 1 {
-                return at(j) - at(j - 1);
-            }
-        }
-        (at(j) - at(j - 1)).max(at(j + 1) - at(j))
+        neighbour_gap(|i| self.sorted[i].0, self.sorted.len(), j, self.o.consider_endpoints)
     }
 
     /// Recomputes the gaps at sorted indices `from..=to`, moving any older
