@@ -21,7 +21,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
 use super::parzen::{DimKind, MassTable, ParzenOptions};
-use super::weights::{Ramp, RECENT};
+use super::weights::weights_by_number;
 use crate::math::{logsumexp_fast, PhiTable, LN_SQRT_2PI};
 
 /// ln σ is rounded to multiples of this.
@@ -162,34 +162,22 @@ impl JointAbove {
             }
         }
 
-        // Weights: the RECENT newest members weigh 1, older ones ramp.
-        let mut numbers: Vec<usize> = (0..n_slots).filter(|&s| self.active[s]).map(|s| self.rows[s]).collect();
-        let (threshold, ramp, n_old, old_sum) = if numbers.len() > RECENT {
-            let k = numbers.len() - RECENT;
-            let (_, &mut t, _) = numbers.select_nth_unstable(k);
-            let old = &numbers[..k];
-            let (lo, hi) = (old.iter().copied().min().unwrap_or(0), old.iter().copied().max().unwrap_or(0));
-            (t, Ramp::new(self.n_active, k, lo, hi), k, old.iter().map(|&r| r as f64).sum::<f64>())
-        } else {
-            (0, Ramp { alpha: 0.0, beta: 0.0 }, 0, 0.0)
-        };
-        let total = ramp.alpha * n_old as f64
-            + ramp.beta * old_sum
-            + (self.n_active - n_old) as f64
-            + liars.len() as f64
-            + self.o.prior_weight;
+        // Weights: the same rule as every TPE estimator (weights.rs).
+        let active: Vec<usize> = (0..n_slots).filter(|&s| self.active[s]).collect();
+        let weights = weights_by_number(&active.iter().map(|&s| self.rows[s]).collect::<Vec<_>>());
+        let total = weights.iter().sum::<f64>() + liars.len() as f64 + self.o.prior_weight;
+        let mut log_w = vec![f64::NEG_INFINITY; n_slots];
+        for (&s, w) in active.iter().zip(&weights) {
+            log_w[s] = w.ln();
+        }
         let pw = self.o.prior_weight;
         let ln_total = total.ln();
         let norm = n_num as f64 * (sigma.ln() + LN_SQRT_2PI);
-        let log_c: Vec<f64> = (0..n_slots)
-            .map(|s| {
-                if !self.active[s] {
-                    return f64::NEG_INFINITY;
-                }
-                let r = self.rows[s];
-                let lw = if r >= threshold { 0.0 } else { ramp.weight(r).ln() };
-                lw - ln_total - self.log_mass[s] - norm
-            })
+        // Inactive slots (stale masses, NaN) stay at −∞.
+        let log_c: Vec<f64> = log_w
+            .iter()
+            .zip(&self.log_mass)
+            .map(|(&lw, lm)| if lw == f64::NEG_INFINITY { lw } else { lw - ln_total - lm - norm })
             .collect();
         let cat_terms: Vec<(f64, f64)> = self
             .cat_k
@@ -274,7 +262,7 @@ impl JointAbove {
     pub fn members(&self) -> (Vec<Vec<f64>>, Vec<f64>) {
         let slots: Vec<usize> = (0..self.rows.len()).filter(|&s| self.active[s]).collect();
         let numbers: Vec<usize> = slots.iter().map(|&s| self.rows[s]).collect();
-        let w = super::weights::weights_by_number(&numbers);
+        let w = weights_by_number(&numbers);
         let n_cat = self.cat_k.len();
         let mut cols = vec![vec![]; self.kinds.len()];
         for &s in &slots {

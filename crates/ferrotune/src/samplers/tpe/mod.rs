@@ -191,11 +191,10 @@ impl SpaceModel {
     /// the best `n_below(members)` members by `ranked` go below, the rest
     /// above. Only the difference reaches the estimator, so this costs
     /// O(new trials + below) rather than O(all trials).
-    fn update(&mut self, obs: &Observations, ranked: &[usize], n_below: impl Fn(usize) -> usize) {
-        let cols = obs.columns_for(&self.space);
+    fn update(&mut self, obs: &Observations, cols: Option<&[&Column]>, ranked: &[usize], n_below: impl Fn(usize) -> usize) {
         let order = obs.observed_order();
         let mut new_members = vec![];
-        if let Some(cols) = &cols {
+        if let Some(cols) = cols {
             for &r in &order[self.seen.min(order.len())..] {
                 if cols.iter().all(|c| !c.values[r].is_nan()) {
                     if self.is_member.len() <= r {
@@ -219,7 +218,7 @@ impl SpaceModel {
                 below.push(r);
             }
         }
-        let old_below = self.below.clone();
+        let old_below = std::mem::take(&mut self.below);
         for &r in &below {
             if !old_below.contains(&r) && !new_members.contains(&r) {
                 self.remove(r);
@@ -227,15 +226,15 @@ impl SpaceModel {
         }
         for &r in &old_below {
             if !below.contains(&r) {
-                self.insert(&cols, r);
+                self.insert(cols, r);
             }
         }
         for &r in &new_members {
             if !below.contains(&r) {
-                self.insert(&cols, r);
+                self.insert(cols, r);
             }
         }
-        if below != self.below {
+        if below != old_below {
             self.l = None;
         }
         self.below = below;
@@ -350,9 +349,9 @@ impl TpeSampler {
         if model.space != *space {
             *model = SpaceModel::new(space, multivariate, po);
         }
-        model.update(&st.obs, &st.ranked, |n| self.gamma(n));
-
         let cols = st.obs.columns_for(space);
+        model.update(&st.obs, cols.as_deref(), &st.ranked, |n| self.gamma(n));
+
         let liars: Vec<Vec<f64>> = match &cols {
             Some(cols) if self.opts.constant_liar => st
                 .running

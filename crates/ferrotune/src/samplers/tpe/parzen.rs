@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use rand_distr::StandardNormal;
 
-use crate::math::{logsumexp_fast as logsumexp, sample_truncnorm, PhiTable, LN_SQRT_2PI};
+use crate::math::{exp_nonpos_coarse, logsumexp_fast as logsumexp, sample_truncnorm, PhiTable, LN_SQRT_2PI};
 
 // The hot loops, compiled for AVX2+FMA too and chosen at run time (the
 // default build targets baseline x86-64, whose SSE2 has half the width).
@@ -59,25 +59,6 @@ pub(super) fn mixture_density(x: f64, mus: &[f64], inv_sigmas: &[f64], cs: &[f64
         sum += b.iter().zip(c).map(|(e, c)| e * c).sum::<f64>();
     }
     sum
-}
-
-/// e^x for x <= 0 with a relative error below 1e-11 (degree-9 polynomial
-/// after range reduction, fused multiply-adds): for mixture densities,
-/// where that is far below what matters, at about half the cost of
-/// [`exp_nonpos`].
-#[inline(always)]
-fn exp_nonpos_coarse(x: f64) -> f64 {
-    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
-    let x = x.clamp(-708.0, 0.0);
-    let kf = x * std::f64::consts::LOG2_E + SHIFT;
-    let k = kf - SHIFT;
-    let ki = (kf.to_bits() as i64).wrapping_sub(SHIFT.to_bits() as i64);
-    let r = k.mul_add(-std::f64::consts::LN_2, x);
-    let mut p: f64 = 1.0 / 362_880.0;
-    for c in [1.0 / 40_320.0, 1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        p = p.mul_add(r, c);
-    }
-    p * f64::from_bits(((ki + 1023) as u64) << 52)
 }
 
 /// A draw from N(μ, σ²) truncated to [0, 1], by rejection from ziggurat
@@ -631,16 +612,6 @@ mod tests {
                 assert!((x / y - 1.0).abs() < 1e-6, "σ={sigma}: {x} vs {y}");
             }
         }
-    }
-
-    #[test]
-    fn coarse_exp_is_accurate_enough() {
-        let mut worst: f64 = 0.0;
-        for i in 0..100_000 {
-            let x = -(i as f64) * 0.007;
-            worst = worst.max((exp_nonpos_coarse(x) / x.exp() - 1.0).abs());
-        }
-        assert!(worst < 1e-11, "{worst}");
     }
 
     #[test]
