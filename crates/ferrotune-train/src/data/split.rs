@@ -48,15 +48,20 @@ pub fn holdout(n: usize, validation: f64, test: f64, seed: u64) -> Result<Holdou
     Ok(Holdout { train: idx, validation: val_idx, test: test_idx })
 }
 
-/// `k` folds of (train, validation) indices: every row is in exactly one
-/// validation fold; fold sizes differ by at most one.
-pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+fn check_folds(n: usize, k: usize) -> Result<()> {
     if k < 2 {
         return Err(TrainError::Config(format!("folds must be at least 2, got {k}")));
     }
     if k > n {
         return Err(TrainError::Config(format!("{k} folds need at least {k} rows, the data has {n}")));
     }
+    Ok(())
+}
+
+/// `k` folds of (train, validation) indices: every row is in exactly one
+/// validation fold; fold sizes differ by at most one.
+pub fn kfold(n: usize, k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+    check_folds(n, k)?;
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let bounds: Vec<usize> = (0..=k).map(|f| f * n / k).collect();
@@ -110,12 +115,7 @@ pub fn holdout_stratified(labels: &[u32], validation: f64, test: f64, seed: u64)
 /// most one per class), and fold sizes differ by at most one.
 pub fn kfold_stratified(labels: &[u32], k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
     let n = labels.len();
-    if k < 2 {
-        return Err(TrainError::Config(format!("folds must be at least 2, got {k}")));
-    }
-    if k > n {
-        return Err(TrainError::Config(format!("{k} folds need at least {k} rows, the data has {n}")));
-    }
+    check_folds(n, k)?;
     let mut fold_of = vec![0usize; n];
     let mut next = 0;
     for rows in shuffled_classes(labels, seed) {
