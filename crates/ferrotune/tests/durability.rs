@@ -159,3 +159,28 @@ fn set_schema_version(db: &Path, version: &str) {
     let n = c.execute("UPDATE ferrotune_meta SET value = ?1 WHERE key = 'schema_version'", [version]).unwrap();
     assert_eq!(n, 1);
 }
+
+/// Workers started together all open the same new database: setting it up
+/// (WAL mode, schema) races, and every one of them must get in, not fail
+/// with "database is locked" (seen in CI with two `ferrotune run`s).
+#[test]
+fn workers_opening_a_new_database_at_once_all_get_in() {
+    for round in 0..30 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new.db");
+        let barrier = Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (db, barrier) = (db.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStorage::open(&db).map(|_| ()).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for h in handles {
+            let r = h.join().unwrap();
+            assert!(r.is_ok(), "round {round}: {r:?}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::distribution::Distribution;
@@ -106,7 +106,23 @@ impl SqliteStorage {
         // WAL lets readers and one writer proceed together across processes;
         // synchronous=NORMAL in WAL mode survives any process crash (kill -9),
         // and can lose only the last commits on power loss, never corrupt.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(ctx)?;
+        //
+        // Switching a new file to WAL needs an exclusive lock, and SQLite
+        // answers "locked" at once, without its busy handler, when another
+        // connection is doing the same (workers started together): retry
+        // within the same minute the busy timeout allows.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => break r.map_err(ctx)?,
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(ctx)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(ctx)?;
         Self::ensure_schema(&mut conn, &path)?;
