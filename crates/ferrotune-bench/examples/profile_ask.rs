@@ -1,5 +1,5 @@
 //! Runs asks in a loop for a profiler:
-//!     cargo run --release -p ferrotune-bench --example profile_ask -- tpe float40 1000 200
+//!     cargo run --profile profiling -p ferrotune-bench --example profile_ask -- tpe float40 1000 200
 use ferrotune_bench::speed::{ask_tell, study_with, Space};
 
 fn main() {

@@ -95,11 +95,14 @@ impl DataLocation {
             Some(d) => format!("{} and {}", d.join(set.dir_name()).display(), self.cache_dir.join(set.dir_name()).display()),
             None => self.cache_dir.join(set.dir_name()).display().to_string(),
         };
+        let name = set.dir_name();
         TrainError::Missing(format!(
-            "{} not found in {looked} ({why}). Put the four files ({}) in a `{}` directory under FERROTUNE_DATA_DIR, or allow the download",
-            set.dir_name(),
+            "{name} not found in {looked} ({why}). To fix: download the four files ({}) from {} by hand into {}, \
+             or put them in DIR/{name}/ and set FERROTUNE_DATA_DIR=DIR; to try ferrotune without the full set, \
+             a checkout ships a small subset: FERROTUNE_DATA_DIR=fixtures/data",
             FILES.join(", "),
-            set.dir_name()
+            set.mirrors()[0],
+            self.cache_dir.join(name).display(),
         ))
     }
 
