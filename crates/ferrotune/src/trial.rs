@@ -78,6 +78,10 @@ pub struct Owner {
     pub pid: u32,
     /// Process start time (Linux: clock ticks since boot), to tell a reused pid apart.
     pub start: Option<u64>,
+    /// Boot id and pid namespace: pids are compared only within one pid
+    /// space (absent in records from older versions: judged by heartbeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_space: Option<String>,
 }
 
 /// A trial as stored: a snapshot, never a live handle.

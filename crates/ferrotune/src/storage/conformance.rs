@@ -79,7 +79,7 @@ fn waiting_trials_are_claimed_in_order_and_once() {
             )
             .unwrap();
         }
-        let owner = Owner { host: "h".into(), pid: 1, start: None };
+        let owner = Owner { host: "h".into(), pid: 1, start: None, pid_space: None };
         let a = s.claim_waiting_trial(st.id, Some(&owner)).unwrap().unwrap();
         let b = s.claim_waiting_trial(st.id, None).unwrap().unwrap();
         assert_eq!((a.number, b.number), (0, 1));
@@ -138,6 +138,73 @@ fn values_round_trip_bit_for_bit() {
     }
 }
 
+/// Issue 10 §3.4: `[[enqueue]]` with 8 concurrent starts once ran the
+/// enqueued configuration twice. Check and insert are one transaction.
+#[test]
+fn enqueue_once_is_atomic_under_concurrency() {
+    for (s, _d) in backends() {
+        let st = s.create_study("s", &[Direction::Minimize]).unwrap();
+        let fixed: IndexMap<String, crate::ParamValue> = [("x".to_string(), 0.5.into())].into_iter().collect();
+        for _round in 0..10 {
+            let made: usize = std::thread::scope(|sc| {
+                (0..8)
+                    .map(|_| {
+                        let (s, fixed) = (s.clone(), fixed.clone());
+                        sc.spawn(move || {
+                            s.enqueue_once(st.id, NewTrial { fixed_params: Some(fixed), ..Default::default() }).unwrap().is_some()
+                                as usize
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .sum()
+            });
+            assert!(made <= 1);
+        }
+        let (all, _) = s.trials_since(st.id, 0).unwrap();
+        assert_eq!(all.len(), 1, "enqueued exactly once over 10 rounds of 8 racing workers");
+        assert_eq!(all[0].state, TrialState::Waiting);
+        let other: IndexMap<String, crate::ParamValue> = [("x".to_string(), 0.25.into())].into_iter().collect();
+        assert!(s.enqueue_once(st.id, NewTrial { fixed_params: Some(other), ..Default::default() }).unwrap().is_some());
+    }
+}
+
+/// Issue 10 §3.7: read commands created a missing database and could not
+/// open a read-only one.
+#[test]
+fn read_only_opening_never_creates_or_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo.db");
+    let e = super::SqliteStorage::open_read_only(&missing).unwrap_err().to_string();
+    assert!(e.contains("no such database") && e.contains("typo.db"), "{e}");
+    assert!(!missing.exists(), "a read never creates a file");
+    let url = format!("sqlite:///{}", missing.display());
+    assert!(super::open_read_only(&url).is_err());
+    assert!(!missing.exists());
+
+    let path = dir.path().join("s.db");
+    {
+        let w = super::SqliteStorage::open(&path).unwrap();
+        let st = w.create_study("s", &[Direction::Minimize]).unwrap();
+        w.create_trial(st.id, NewTrial::default()).unwrap();
+    }
+    // A read-only directory and file (as on a read-only mount): still readable.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let r = super::SqliteStorage::open_read_only(&path);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = r.unwrap();
+    let st = r.get_study("s").unwrap().unwrap();
+    assert_eq!(r.trials_since(st.id, 0).unwrap().0.len(), 1);
+    assert!(r.create_trial(st.id, NewTrial::default()).is_err(), "nothing can be written through it");
+    let not_ours = dir.path().join("other.db");
+    rusqlite::Connection::open(&not_ours).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    let e = super::SqliteStorage::open_read_only(&not_ours).unwrap_err().to_string();
+    assert!(e.contains("not a ferrotune database"), "{e}");
+}
+
 #[test]
 fn storage_urls() {
     assert!(open("memory:").is_ok());
@@ -152,6 +219,8 @@ fn storage_urls() {
         ("sqlite:///", "no database file"),
         ("postgresql://localhost/test", "not built yet"),
         ("redis://x", "unknown storage"),
+        // Issue 10 §5: three slashes for an absolute path.
+        ("sqlite:///tmp/ferrotune-typo/x.db", "write four slashes: sqlite:////tmp/ferrotune-typo/x.db"),
     ] {
         let e = open(url).unwrap_err().to_string();
         assert!(e.contains(needle) && e.contains(url), "{url}: {e}");

@@ -64,6 +64,49 @@ impl Inner {
     }
 }
 
+impl Inner {
+    fn create(&mut self, study: StudyId, new: NewTrial) -> Result<FrozenTrial> {
+        let state = new.state.unwrap_or(TrialState::Running);
+        if !matches!(state, TrialState::Waiting | TrialState::Running) {
+            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
+        }
+        let g = self;
+        g.next_trial += 1;
+        let id = g.next_trial;
+        let s = g.study_mut(study)?;
+        s.seq += 1;
+        let now = now_unix();
+        let mut system_attrs = BTreeMap::new();
+        if let Some(fixed) = &new.fixed_params {
+            system_attrs.insert(super::FIXED_PARAMS_ATTR.to_string(), serde_json::to_value(fixed).expect("params serialize"));
+        }
+        for (k, v) in new.system_attrs {
+            system_attrs.insert(k, v);
+        }
+        let running = state == TrialState::Running;
+        let t = FrozenTrial {
+            id,
+            number: s.trials.len() as u64,
+            state,
+            values: None,
+            params: Default::default(),
+            intermediate_values: BTreeMap::new(),
+            user_attrs: new.user_attrs.into_iter().collect(),
+            system_attrs,
+            message: None,
+            started_at: running.then_some(now),
+            completed_at: None,
+            owner: if running { new.owner } else { None },
+            heartbeat: running.then_some(now),
+        };
+        let idx = s.trials.len();
+        let seq = s.seq;
+        s.trials.push((Box::new(t.clone()), seq));
+        g.trials.insert(id, (study, idx));
+        Ok(t)
+    }
+}
+
 impl Storage for InMemoryStorage {
     fn create_study(&self, name: &str, directions: &[Direction]) -> Result<StudyRecord> {
         let mut g = self.lock();
@@ -122,41 +165,17 @@ impl Storage for InMemoryStorage {
     }
 
     fn create_trial(&self, study: StudyId, new: NewTrial) -> Result<FrozenTrial> {
-        let state = new.state.unwrap_or(TrialState::Running);
-        if !matches!(state, TrialState::Waiting | TrialState::Running) {
-            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
-        }
+        self.lock().create(study, new)
+    }
+
+    fn enqueue_once(&self, study: StudyId, new: NewTrial) -> Result<Option<FrozenTrial>> {
         let mut g = self.lock();
-        g.next_trial += 1;
-        let id = g.next_trial;
+        let fixed = new.fixed_params.as_ref().map(|f| serde_json::to_value(f).expect("params serialize"));
         let s = g.study_mut(study)?;
-        s.seq += 1;
-        let now = now_unix();
-        let mut system_attrs = BTreeMap::new();
-        if let Some(fixed) = &new.fixed_params {
-            system_attrs.insert("fixed_params".to_string(), serde_json::to_value(fixed).expect("params serialize"));
+        if s.trials.iter().any(|(t, _)| t.system_attrs.get(super::FIXED_PARAMS_ATTR) == fixed.as_ref()) {
+            return Ok(None);
         }
-        let running = state == TrialState::Running;
-        let t = FrozenTrial {
-            id,
-            number: s.trials.len() as u64,
-            state,
-            values: None,
-            params: Default::default(),
-            intermediate_values: BTreeMap::new(),
-            user_attrs: new.user_attrs.into_iter().collect(),
-            system_attrs,
-            message: None,
-            started_at: running.then_some(now),
-            completed_at: None,
-            owner: if running { new.owner } else { None },
-            heartbeat: running.then_some(now),
-        };
-        let idx = s.trials.len();
-        let seq = s.seq;
-        s.trials.push((Box::new(t.clone()), seq));
-        g.trials.insert(id, (study, idx));
-        Ok(t)
+        g.create(study, NewTrial { state: Some(TrialState::Waiting), ..new }).map(Some)
     }
 
     fn claim_waiting_trial(&self, study: StudyId, owner: Option<&Owner>) -> Result<Option<FrozenTrial>> {

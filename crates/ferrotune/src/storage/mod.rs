@@ -22,7 +22,7 @@ pub use memory::InMemoryStorage;
 pub use sqlite::SqliteStorage;
 
 use indexmap::IndexMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::distribution::{Distribution, ParamValue};
@@ -81,8 +81,13 @@ pub struct NewTrial {
     /// `fixed_params` system attribute.
     pub fixed_params: Option<IndexMap<String, ParamValue>>,
     pub user_attrs: Vec<(String, serde_json::Value)>,
+    /// ferrotune's own bookkeeping to set at creation (e.g. `retried_from`).
+    pub system_attrs: Vec<(String, serde_json::Value)>,
     pub owner: Option<Owner>,
 }
+
+/// System attribute of an enqueued trial: the parameters it was enqueued with.
+pub const FIXED_PARAMS_ATTR: &str = "fixed_params";
 
 /// The seam between the tuner and a database. See the module docs for the
 /// guarantees every implementation gives.
@@ -97,6 +102,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Creates a trial with the next number of the study, atomically.
     fn create_trial(&self, study: StudyId, new: NewTrial) -> Result<FrozenTrial>;
+    /// Creates a waiting (enqueued) trial with `new.fixed_params`, unless a
+    /// trial of the study already has exactly these fixed parameters; check
+    /// and insert are one transaction, so concurrent callers enqueue it once.
+    fn enqueue_once(&self, study: StudyId, new: NewTrial) -> Result<Option<FrozenTrial>>;
     /// Atomically moves the lowest-numbered waiting trial to running, or `None`.
     fn claim_waiting_trial(&self, study: StudyId, owner: Option<&Owner>) -> Result<Option<FrozenTrial>>;
     /// Records a parameter of a running trial.
@@ -130,9 +139,45 @@ pub const DEFAULT_STORAGE_URL: &str = "sqlite:///ferrotune.db";
 /// Opens a storage from a URL, as Optuna users write them:
 /// `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `memory:`.
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
+    match parse_url(url)? {
+        Location::Memory => Ok(Arc::new(InMemoryStorage::new())),
+        Location::Sqlite(path) => Ok(Arc::new(SqliteStorage::open(path)?)),
+    }
+}
+
+/// Opens a storage for reading only (what `trials`, `studies`, `best` use):
+/// nothing is written, and a missing database is an error, never created.
+pub fn open_read_only(url: &str) -> Result<Arc<dyn Storage>> {
+    match parse_url(url)? {
+        Location::Memory => Ok(Arc::new(InMemoryStorage::new())),
+        Location::Sqlite(path) => Ok(Arc::new(SqliteStorage::open_read_only(path)?)),
+    }
+}
+
+/// Where a trial's program output is kept for a study in the storage at
+/// `url`: `<database>.logs/<study>/` beside an SQLite file; none for memory.
+pub fn log_dir(url: &str, study: &str) -> Option<PathBuf> {
+    let Ok(Location::Sqlite(path)) = parse_url(url) else { return None };
+    let mut dir = path.into_os_string();
+    dir.push(".logs");
+    // Study names are free text; keep the directory name to safe characters.
+    let safe: String = study
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c.to_string() } else { format!("%{:02X}", c as u32) })
+        .collect();
+    let safe = if safe.starts_with('.') { format!("%2E{}", &safe[1..]) } else { safe };
+    Some(PathBuf::from(dir).join(safe))
+}
+
+enum Location {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+fn parse_url(url: &str) -> Result<Location> {
     let bad = |reason: &str| Error::StorageUrl { url: url.to_string(), reason: reason.to_string() };
     if url == "memory:" || url == "memory://" {
-        return Ok(Arc::new(InMemoryStorage::new()));
+        return Ok(Location::Memory);
     }
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest
@@ -141,7 +186,22 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
         if path.is_empty() {
             return Err(bad("no database file named; e.g. sqlite:///ferrotune.db"));
         }
-        return Ok(Arc::new(SqliteStorage::open(PathBuf::from(path))?));
+        let path = PathBuf::from(path);
+        // `sqlite:///tmp/x.db` is the relative path tmp/x.db; when tmp/ does
+        // not exist here but /tmp does, the user almost surely meant four slashes.
+        if let Some(first) = path.components().next() {
+            let first = Path::new(first.as_os_str());
+            if path.is_relative() && path.components().count() > 1 && !first.exists() && Path::new("/").join(first).is_dir() {
+                return Err(bad(&format!(
+                    "this is the relative path {}, and ./{} does not exist; for the absolute path /{} write four slashes: sqlite:////{}",
+                    path.display(),
+                    first.display(),
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+        return Ok(Location::Sqlite(path));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Err(bad("PostgreSQL storage is not built yet; use sqlite:///file.db for now"));

@@ -83,6 +83,18 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).expect("plain data always serializes")
 }
 
+/// A path as the path part of an SQLite `file:` URI.
+fn uri_path(p: &Path) -> String {
+    let mut out = String::new();
+    for b in p.display().to_string().bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(b as char),
+        }
+    }
+    out
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Storage(format!("stored {what} could not be read ({e}); the database may be damaged"))
 }
@@ -127,6 +139,56 @@ impl SqliteStorage {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(ctx)?;
         Self::ensure_schema(&mut conn, &path)?;
         Ok(SqliteStorage { path, conn: Mutex::new(conn) })
+    }
+
+    /// Opens an existing database for reading only: nothing can be written
+    /// through it, a missing file is an error (never created), and a file on
+    /// a read-only mount or owned by another user can still be inspected.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        use rusqlite::OpenFlags;
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(Error::Storage(format!(
+                "no such database: {} (check the path; `ferrotune run` or `ferrotune ask` creates it)",
+                path.display()
+            )));
+        }
+        let ctx = |e: rusqlite::Error| Error::Storage(format!("cannot open SQLite database {} for reading: {e}", path.display()));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let try_open = |uri: &str| -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(uri, flags)?;
+            conn.busy_timeout(Duration::from_secs(60))?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        };
+        let uri = format!("file:{}", uri_path(&path));
+        // A WAL database needs its -shm file to be read; where it is absent
+        // and cannot be created (read-only directory), nobody can be writing,
+        // so the file can be read as immutable.
+        let conn = match try_open(&uri) {
+            Ok(c) => c,
+            Err(_) => try_open(&format!("{uri}?immutable=1")).map_err(ctx)?,
+        };
+        Self::check_schema_read_only(&conn, &path)?;
+        Ok(SqliteStorage { path, conn: Mutex::new(conn) })
+    }
+
+    fn check_schema_read_only(conn: &Connection, path: &Path) -> Result<()> {
+        let has_meta: bool = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='ferrotune_meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if !has_meta {
+            return Err(Error::Storage(format!("{} is not a ferrotune database (it has no ferrotune tables)", path.display())));
+        }
+        let found: Option<String> =
+            conn.query_row("SELECT value FROM ferrotune_meta WHERE key='schema_version'", [], |r| r.get(0)).optional()?;
+        let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+        if found != SCHEMA_VERSION {
+            return Err(Error::SchemaMismatch { path: path.to_path_buf(), found, expected: SCHEMA_VERSION });
+        }
+        Ok(())
     }
 
     /// The database file.
@@ -300,6 +362,45 @@ impl SqliteStorage {
         Ok(number as u64)
     }
 
+    /// Inserts a new trial with the study's next number (inside `tx`).
+    fn insert_trial(tx: &rusqlite::Transaction, study: StudyId, new: &NewTrial) -> Result<FrozenTrial> {
+        let state = new.state.unwrap_or(TrialState::Running);
+        if !matches!(state, TrialState::Waiting | TrialState::Running) {
+            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
+        }
+        let seq = Self::bump(tx, study)?;
+        let number: i64 =
+            tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
+        let running = state == TrialState::Running;
+        let now = now_unix();
+        let owner = if running { new.owner.as_ref().map(json) } else { None };
+        tx.execute(
+            "INSERT INTO trials (study_id, number, state, started_at, owner, heartbeat, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
+            params![study, number, state.as_str(), running.then_some(now), owner, seq],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(fixed) = &new.fixed_params {
+            tx.execute(
+                "INSERT INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, 'system', ?2, ?3)",
+                params![id, super::FIXED_PARAMS_ATTR, json(fixed)],
+            )?;
+        }
+        for (k, v) in &new.system_attrs {
+            tx.execute(
+                "INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, 'system', ?2, ?3)",
+                params![id, k, json(v)],
+            )?;
+        }
+        for (k, v) in &new.user_attrs {
+            tx.execute(
+                "INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, 'user', ?2, ?3)",
+                params![id, k, json(v)],
+            )?;
+        }
+        Self::one_trial(tx, id)
+    }
+
     fn bump(tx: &rusqlite::Transaction, study: StudyId) -> Result<i64> {
         Ok(tx.query_row("UPDATE studies SET seq = seq + 1 WHERE id = ?1 RETURNING seq", [study], |r| r.get(0))?)
     }
@@ -373,36 +474,23 @@ impl Storage for SqliteStorage {
     }
 
     fn create_trial(&self, study: StudyId, new: NewTrial) -> Result<FrozenTrial> {
-        let state = new.state.unwrap_or(TrialState::Running);
-        if !matches!(state, TrialState::Waiting | TrialState::Running) {
-            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
-        }
+        self.write(|tx| Self::insert_trial(tx, study, &new))
+    }
+
+    fn enqueue_once(&self, study: StudyId, new: NewTrial) -> Result<Option<FrozenTrial>> {
+        let fixed = new.fixed_params.as_ref().map(json);
+        let new = NewTrial { state: Some(TrialState::Waiting), ..new };
         self.write(|tx| {
-            let seq = Self::bump(tx, study)?;
-            let number: i64 =
-                tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
-            let running = state == TrialState::Running;
-            let now = now_unix();
-            let owner = if running { new.owner.as_ref().map(json) } else { None };
-            tx.execute(
-                "INSERT INTO trials (study_id, number, state, started_at, owner, heartbeat, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
-                params![study, number, state.as_str(), running.then_some(now), owner, seq],
+            let present: i64 = tx.query_row(
+                "SELECT count(*) FROM trial_attrs a JOIN trials t ON t.id = a.trial_id \
+                 WHERE t.study_id = ?1 AND a.kind = 'system' AND a.key = ?2 AND a.value = ?3",
+                params![study, super::FIXED_PARAMS_ATTR, fixed],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
-            if let Some(fixed) = &new.fixed_params {
-                tx.execute(
-                    "INSERT INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, 'system', 'fixed_params', ?2)",
-                    params![id, json(fixed)],
-                )?;
+            if present > 0 {
+                return Ok(None);
             }
-            for (k, v) in &new.user_attrs {
-                tx.execute(
-                    "INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, 'user', ?2, ?3)",
-                    params![id, k, json(v)],
-                )?;
-            }
-            Self::one_trial(tx, id)
+            Self::insert_trial(tx, study, &new).map(Some)
         })
     }
 

@@ -4,7 +4,9 @@ mod optimize;
 mod stale;
 mod trial_handle;
 
-pub use optimize::{counts_toward_budget, Optimize, OptimizeReport, StopReason, TrialCallback};
+pub use optimize::{counts_toward_budget, Optimize, OptimizeReport, StopReason, TrialCallback, MAX_JOBS};
+pub use stale::{HEARTBEAT_INTERVAL, LEASE_ATTR, STALE_AFTER};
+pub(crate) use stale::{process_tag_is_dead, this_process_tag};
 pub use trial_handle::{FloatSuggestion, IntSuggestion, Trial};
 
 use indexmap::IndexMap;
@@ -53,6 +55,12 @@ impl std::fmt::Display for Direction {
         })
     }
 }
+
+/// System attribute of a trial enqueued again after its first run died:
+/// the number of the trial it repeats.
+pub const RETRIED_FROM_ATTR: &str = "retried_from";
+/// How often an enqueued trial whose worker died is enqueued again.
+pub const MAX_ENQUEUED_RETRIES: usize = 2;
 
 /// The study's trials, in number order: a cheap, immutable snapshot.
 pub type History = Arc<Vec<Arc<FrozenTrial>>>;
@@ -109,9 +117,17 @@ pub struct StudyBuilder {
     storage: Option<Arc<dyn Storage>>,
     sampler: Option<Arc<dyn Sampler>>,
     pruner: Option<Arc<dyn Pruner>>,
+    read_only: bool,
 }
 
 impl StudyBuilder {
+    /// Open only to look: opening writes nothing (no sweep for stale
+    /// trials), as `ferrotune trials` and a dashboard need. Pair it with
+    /// [`crate::storage::open_read_only`].
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
     /// One direction (the default is minimize).
     pub fn direction(mut self, d: Direction) -> Self {
         self.directions = Some(vec![d]);
@@ -211,7 +227,9 @@ impl StudyBuilder {
                 owner: stale::this_process(),
             }),
         };
-        study.fail_stale_trials()?;
+        if !self.read_only {
+            study.fail_stale_trials()?;
+        }
         Ok(study)
     }
 }
@@ -219,7 +237,7 @@ impl StudyBuilder {
 impl Study {
     /// Starts building a study called `name`.
     pub fn builder(name: impl Into<String>) -> StudyBuilder {
-        StudyBuilder { name: name.into(), directions: None, storage: None, sampler: None, pruner: None }
+        StudyBuilder { name: name.into(), directions: None, storage: None, sampler: None, pruner: None, read_only: false }
     }
 
     pub fn name(&self) -> &str {
@@ -343,6 +361,15 @@ impl Study {
         Ok(t.number)
     }
 
+    /// Enqueues `params` unless a trial of this study was already enqueued
+    /// with exactly these parameters (so re-running a study file, or eight
+    /// workers starting it at once, queue them once). Check and insert are
+    /// one storage transaction. Returns the new trial's number, if one was made.
+    pub fn enqueue_trial_once(&self, params: IndexMap<String, ParamValue>) -> Result<Option<u64>> {
+        let new = NewTrial { state: Some(TrialState::Waiting), fixed_params: Some(params), ..Default::default() };
+        Ok(self.inner.storage.enqueue_once(self.id(), new)?.map(|t| t.number))
+    }
+
     /// Starts a new trial (an enqueued one first) for an ask/tell loop; finish
     /// it with [`Study::tell`]. The trial has no owning process, so it is never
     /// judged stale: an external worker may hold it as long as it likes.
@@ -460,20 +487,54 @@ impl Study {
         self.inner.storage.get_study(self.name())?.ok_or_else(|| Error::StudyNotFound(self.name().to_string()))
     }
 
-    /// Marks running trials whose worker process is gone as failed ("stale").
-    /// Runs when a study is opened; returns the numbers it failed.
+    /// Marks running trials whose worker is gone as failed ("stale"); see
+    /// `stale.rs` for how a worker is judged. Runs when a study is opened
+    /// for writing and with every heartbeat of `optimize`; returns the
+    /// numbers it failed. An enqueued trial that died this way is enqueued
+    /// again with the same parameters (`retried_from`), at most
+    /// [`MAX_ENQUEUED_RETRIES`] times, so a configuration the user asked for
+    /// is never silently dropped.
     pub fn fail_stale_trials(&self) -> Result<Vec<u64>> {
         let mut failed = vec![];
         for t in self.inner.storage.running_trials(self.id())? {
             if let Some(why) = stale::why_stale(&t, &self.inner.owner) {
                 match self.inner.storage.finish_trial(t.id, TrialState::Failed, None, Some(&why)) {
-                    Ok(_) => failed.push(t.number),
+                    Ok(_) => {
+                        failed.push(t.number);
+                        self.retry_enqueued(&t)?;
+                    }
                     Err(Error::TrialFinished { .. }) => {} // someone else got there first
                     Err(e) => return Err(e),
                 }
             }
         }
         Ok(failed)
+    }
+
+    /// Enqueues a stale enqueued trial's parameters again (see above).
+    fn retry_enqueued(&self, t: &FrozenTrial) -> Result<()> {
+        let Some(fixed) = t.system_attrs.get(crate::storage::FIXED_PARAMS_ATTR) else { return Ok(()) };
+        let mut retries = 0;
+        let mut cur = t.system_attrs.get(RETRIED_FROM_ATTR).and_then(|v| v.as_u64());
+        while let Some(n) = cur {
+            retries += 1;
+            cur = self.trial(n).ok().and_then(|p| p.system_attrs.get(RETRIED_FROM_ATTR).and_then(|v| v.as_u64()));
+        }
+        if retries >= MAX_ENQUEUED_RETRIES {
+            return Ok(());
+        }
+        let fixed: IndexMap<String, ParamValue> = serde_json::from_value(fixed.clone())
+            .map_err(|e| Error::Storage(format!("enqueued parameters of trial {} are unreadable: {e}", t.number)))?;
+        self.inner.storage.create_trial(
+            self.id(),
+            NewTrial {
+                state: Some(TrialState::Waiting),
+                fixed_params: Some(fixed),
+                system_attrs: vec![(RETRIED_FROM_ATTR.to_string(), serde_json::json!(t.number))],
+                ..Default::default()
+            },
+        )?;
+        Ok(())
     }
 
     pub(crate) fn owner(&self) -> &Owner {

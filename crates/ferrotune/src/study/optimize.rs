@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::objective::{ObjectiveError, ObjectiveValue};
 use crate::trial::{FrozenTrial, TrialState};
 
+/// The most trials one `optimize` call runs at once (threads).
+pub const MAX_JOBS: usize = 1024;
+
 /// Called after every finished trial (from the worker thread that ran it).
 pub type TrialCallback = Arc<dyn Fn(&Study, &FrozenTrial) + Send + Sync>;
 
@@ -139,6 +142,12 @@ impl Study {
         if opts.n_trials.is_none() && opts.timeout.is_none() && opts.study_total.is_none() {
             return Err(Error::InvalidSpec("optimize needs a budget: n_trials, study_total, a timeout, or some".into()));
         }
+        if opts.n_jobs > MAX_JOBS {
+            return Err(Error::InvalidSpec(format!(
+                "n_jobs = {} is more than {MAX_JOBS}; n_jobs is how many trials run at once in this process (e.g. one per GPU or core)",
+                opts.n_jobs
+            )));
+        }
         if opts.no_improvement.is_some() && self.is_multi_objective() {
             return Err(Error::InvalidSpec(
                 "stopping on no improvement needs one objective; this study has several".into(),
@@ -163,15 +172,32 @@ impl Study {
                     if !ids.is_empty() {
                         let _ = self.storage().heartbeat(&ids);
                     }
+                    // Judge the other workers while we are here: a trial
+                    // whose worker died stops holding the budget.
+                    let _ = self.fail_stale_trials();
                 }
             });
-            let workers: Vec<_> = (0..opts.n_jobs)
-                .map(|_| s.spawn(|| self.worker(&objective, &opts, shared, start)))
-                .collect();
-            let out = workers
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Objective("a worker thread panicked".into()))))
-                .collect();
+            let mut out: Vec<Result<()>> = vec![];
+            let mut workers = vec![];
+            for i in 0..opts.n_jobs {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("ferrotune-worker-{i}"))
+                    .spawn_scoped(s, || self.worker(&objective, &opts, shared, start));
+                match spawned {
+                    Ok(h) => workers.push(h),
+                    Err(e) => {
+                        // Let the workers already started finish their trials.
+                        shared.total_reached.store(true, Ordering::SeqCst);
+                        out.push(Err(Error::InvalidSpec(format!("cannot start worker thread {} of {}: {e}; lower n_jobs", i + 1, opts.n_jobs))));
+                        break;
+                    }
+                }
+            }
+            out.extend(
+                workers
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(Error::Objective("a worker thread panicked".into())))),
+            );
             drop(done_tx);
             out
         });
@@ -252,7 +278,13 @@ impl Study {
             };
             let done = self.tell(trial.number(), outcome);
             shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&trial.id());
-            let done = done?;
+            let done = match done {
+                Ok(d) => d,
+                // Another process finished it first (it judged us stale, or
+                // a user told it by hand): keep what is stored and go on.
+                Err(Error::TrialFinished { .. }) => self.trial(trial.number())?,
+                Err(e) => return Err(e),
+            };
             {
                 let mut c = shared.counts.lock().unwrap_or_else(|e| e.into_inner());
                 match done.state {

@@ -35,7 +35,7 @@ impl Trial {
     /// Prepares a freshly created or claimed trial: reads its fixed
     /// parameters and lets the sampler sample its joint space.
     pub(super) fn start(study: Study, frozen: FrozenTrial) -> Result<Trial> {
-        let fixed: IndexMap<String, ParamValue> = match frozen.system_attrs.get("fixed_params") {
+        let fixed: IndexMap<String, ParamValue> = match frozen.system_attrs.get(crate::storage::FIXED_PARAMS_ATTR) {
             Some(v) => serde_json::from_value(v.clone())
                 .map_err(|e| Error::Storage(format!("enqueued parameters of trial {} are unreadable: {e}", frozen.number)))?,
             None => IndexMap::new(),
