@@ -1,6 +1,7 @@
 //! What an objective returns, and objectives that are not Rust closures.
 
 pub mod command;
+pub mod protocol;
 
 use std::fmt;
 
