@@ -87,6 +87,10 @@ impl From<String> for ParamValue {
     }
 }
 
+/// The largest integer magnitude an int parameter may have: 2^53, where
+/// the internal `f64` still holds every integer exactly.
+pub const MAX_EXACT_INT: u64 = 1 << 53;
+
 /// The domain of one hyperparameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -153,6 +157,12 @@ impl Distribution {
                 if low > high {
                     return Err(invalid(name, format!("low ({low}) is greater than high ({high}); swap them")));
                 }
+                if !(high - low).is_finite() {
+                    return Err(invalid(
+                        name,
+                        format!("the range [{low}, {high}] is too wide: its width overflows a 64-bit float; narrow it, or use `log` for a positive range"),
+                    ));
+                }
                 if *log && *low <= 0.0 {
                     return Err(invalid(
                         name,
@@ -180,6 +190,12 @@ impl Distribution {
                 }
             }
             Distribution::Int { low, high, log, step } => {
+                if low.unsigned_abs() > MAX_EXACT_INT || high.unsigned_abs() > MAX_EXACT_INT {
+                    return Err(invalid(
+                        name,
+                        format!("int bounds must lie within ±2^53 ({MAX_EXACT_INT}), where every integer is exact; got [{low}, {high}]"),
+                    ));
+                }
                 if low > high {
                     return Err(invalid(name, format!("low ({low}) is greater than high ({high}); swap them")));
                 }

@@ -53,7 +53,7 @@ struct RawParam {
     high: Option<serde_json::Number>,
     log: Option<bool>,
     step: Option<serde_json::Number>,
-    choices: Option<Vec<ParamValue>>,
+    choices: Option<Vec<serde_json::Value>>,
     when: Option<IndexMap<String, OneOrMany>>,
 }
 
@@ -111,6 +111,15 @@ impl SpaceSpec {
                     .get(parent)
                     .ok_or_else(|| invalid(name, format!("its `when` condition refers to unknown parameter '{parent}'")))?
                     .distribution;
+                if matches!(pd, Distribution::Float { step: None, .. }) {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "its `when` condition is on '{parent}', a continuous float, which would almost never equal \
+                             the value given; condition on a categorical or int parameter (or give '{parent}' a `step`)"
+                        ),
+                    ));
+                }
                 let values = match values {
                     OneOrMany::One(v) => vec![v.clone()],
                     OneOrMany::Many(v) => v.clone(),
@@ -177,8 +186,14 @@ fn number(name: &str, key: &str, n: &Option<serde_json::Number>) -> Result<f64> 
 
 fn integer(name: &str, key: &str, n: &Option<serde_json::Number>) -> Result<i64> {
     let x = number(name, key, n)?;
-    if x.fract() != 0.0 || x.abs() > 9.0e15 {
+    if x.fract() != 0.0 {
         return Err(invalid(name, format!("`{key}` must be an integer for an int parameter, got {x}")));
+    }
+    if x.abs() > crate::distribution::MAX_EXACT_INT as f64 {
+        return Err(invalid(
+            name,
+            format!("`{key}` = {x} is outside ±2^53 ({}), where every integer is exact; use a float parameter for such ranges", crate::distribution::MAX_EXACT_INT),
+        ));
     }
     Ok(x as i64)
 }
@@ -218,9 +233,18 @@ fn distribution(name: &str, r: &RawParam) -> Result<Distribution> {
             forbid("high", r.high.is_some(), "categorical")?;
             forbid("log", r.log.is_some(), "categorical")?;
             forbid("step", r.step.is_some(), "categorical")?;
-            Distribution::Categorical {
-                choices: r.choices.clone().ok_or_else(|| invalid(name, "`choices` is required for a categorical parameter"))?,
-            }
+            let raw = r.choices.as_ref().ok_or_else(|| invalid(name, "`choices` is required for a categorical parameter"))?;
+            let choices = raw
+                .iter()
+                .map(|c| match c {
+                    serde_json::Value::Array(_) | serde_json::Value::Object(_) | serde_json::Value::Null => Err(invalid(
+                        name,
+                        format!("choice {c} is not a string, number or boolean; choices must be plain values (encode a combination as a string, e.g. \"64-32\")"),
+                    )),
+                    v => serde_json::from_value::<ParamValue>(v.clone()).map_err(|e| invalid(name, format!("choice {v}: {e}"))),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Distribution::Categorical { choices }
         }
         other => {
             return Err(invalid(name, format!("unknown type '{other}'; use \"float\", \"int\" or \"categorical\"")))
@@ -301,6 +325,28 @@ mod tests {
         assert!(err(r#"[1]"#).contains("must be an object"));
         assert!(err(r#"{}"#).contains("no parameters"));
         assert!(err(r#"{"a": 3}"#).contains("parameter 'a': must be an object"));
+    }
+
+    /// Issue 10 §4: bad ranges and choices that used to be accepted or gave
+    /// a misleading message.
+    #[test]
+    fn edge_cases_get_clear_errors() {
+        let e = err(r#"{"x": {"type": "float", "low": -1e308, "high": 1e308}}"#);
+        assert!(e.contains("parameter 'x'") && e.contains("too wide"), "{e}");
+        let e = err(r#"{"n": {"type": "int", "low": 0, "high": 1e16}}"#);
+        assert!(e.contains("outside ±2^53"), "{e}");
+        let e = err(r#"{"c": {"type": "categorical", "choices": [[64, 32], [128]]}}"#);
+        assert!(e.contains("parameter 'c'") && e.contains("choice [64,32] is not a string, number or boolean"), "{e}");
+        let e = err(r#"{"c": {"type": "categorical", "choices": [null]}}"#);
+        assert!(e.contains("choice null"), "{e}");
+        let e = err(r#"{"a": {"type": "float", "low": 0, "high": 1}, "b": {"type": "int", "low": 0, "high": 3, "when": {"a": 0.5}}}"#);
+        assert!(e.contains("parameter 'b'") && e.contains("continuous float"), "{e}");
+        // A stepped float parent can be equal to a value: allowed.
+        assert!(SpaceSpec::from_json_str(
+            r#"{"a": {"type": "float", "low": 0, "high": 1, "step": 0.5}, "b": {"type": "int", "low": 0, "high": 3, "when": {"a": 0.5}}}"#
+        )
+        .is_ok());
+        assert!(Distribution::int(0, 1 << 54).validate("n").unwrap_err().to_string().contains("2^53"));
     }
 
     #[test]

@@ -308,19 +308,6 @@ fn base_dir_of(path: &Path) -> PathBuf {
     }
 }
 
-impl Study {
-    /// Enqueues `params` unless a trial of this study was already enqueued
-    /// with exactly these parameters (so re-running a study file does not
-    /// queue them again). Returns the new trial's number, if one was made.
-    pub fn enqueue_trial_once(&self, params: IndexMap<String, ParamValue>) -> Result<Option<u64>> {
-        let as_json = serde_json::to_value(&params).expect("params serialize");
-        let present = self.trials()?.iter().any(|t| t.system_attrs.get("fixed_params") == Some(&as_json));
-        if present {
-            return Ok(None);
-        }
-        self.enqueue_trial(params).map(Some)
-    }
-}
 
 #[cfg(test)]
 mod tests {

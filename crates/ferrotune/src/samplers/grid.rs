@@ -57,6 +57,9 @@ impl GridSampler {
     /// most `points_per_axis` values (every categorical choice), and
     /// `points_per_axis` evenly spaced (log-spaced for `log`) values otherwise.
     pub fn from_space(space: &SearchSpace, points_per_axis: usize) -> Result<Self> {
+        if points_per_axis == 0 {
+            return Err(Error::InvalidSpec("grid points_per_axis must be at least 1 (the default is 5)".into()));
+        }
         Self::new(space.iter().map(|(name, d)| {
             let values: Vec<ParamValue> = d.grid(points_per_axis).into_iter().map(|x| d.to_external(x)).collect();
             (name.clone(), values)
