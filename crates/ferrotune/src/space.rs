@@ -148,6 +148,58 @@ impl SpaceSpec {
         &self.params
     }
 
+    /// The space as JSON, by parameter name: each distribution, and its
+    /// conditions as internal values. What a study stores to notice a
+    /// changed space; equal spaces give equal values whatever their order.
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut names: Vec<&String> = self.params.keys().collect();
+        names.sort();
+        let mut out = serde_json::Map::new();
+        for n in names {
+            let p = &self.params[n];
+            let mut v = serde_json::to_value(&p.distribution).expect("distributions serialize");
+            if !p.when.is_empty() {
+                let when: serde_json::Map<String, serde_json::Value> =
+                    p.when.iter().map(|(k, vals)| (k.clone(), serde_json::json!(vals))).collect();
+                v["when"] = serde_json::Value::Object(when);
+            }
+            out.insert(n.clone(), v);
+        }
+        serde_json::Value::Object(out)
+    }
+
+    /// What changed from the stored form `old` (see [`SpaceSpec::to_value`])
+    /// to this space, one phrase per parameter; empty when nothing did.
+    pub fn differences(&self, old: &serde_json::Value) -> Vec<String> {
+        let new = self.to_value();
+        let empty = serde_json::Map::new();
+        let (old, new) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+        let show = |v: &serde_json::Value| match serde_json::from_value::<Distribution>({
+            let mut d = v.clone();
+            if let Some(o) = d.as_object_mut() {
+                o.remove("when");
+            }
+            d
+        }) {
+            Ok(d) => format!("{d}{}", if v.get("when").is_some() { " (conditional)" } else { "" }),
+            Err(_) => v.to_string(),
+        };
+        let mut out = vec![];
+        for (k, o) in old {
+            match new.get(k) {
+                None => out.push(format!("'{k}' ({}) was removed", show(o))),
+                Some(n) if n != o => out.push(format!("'{k}' was {}, now {}", show(o), show(n))),
+                _ => {}
+            }
+        }
+        for (k, n) in new {
+            if !old.contains_key(k) {
+                out.push(format!("'{k}' ({}) is new", show(n)));
+            }
+        }
+        out
+    }
+
     /// Every parameter with its distribution, conditional ones included.
     pub fn search_space(&self) -> SearchSpace {
         self.order.iter().map(|n| (n.clone(), self.params[n].distribution.clone())).collect()

@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use crate::distribution::ParamValue;
 use crate::error::{Error, Result};
-use crate::objective::command::CommandObjective;
+use crate::objective::command::{CommandObjective, OutputSink};
 use crate::objective::ObjectiveError;
 use crate::rng::fresh_seed;
 use crate::pruners::PrunerConfig;
@@ -54,6 +54,7 @@ use crate::samplers::SamplerConfig;
 use crate::space::SpaceSpec;
 use crate::storage::{self, Storage, DEFAULT_STORAGE_URL};
 use crate::study::{counts_toward_budget, Direction, Optimize, Study, Trial};
+
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +72,7 @@ struct RawFile {
     trainer: Option<toml::Table>,
     space: toml::Table,
     #[serde(default)]
-    enqueue: Vec<IndexMap<String, ParamValue>>,
+    enqueue: Vec<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,15 +116,38 @@ enum DurationSpec {
     Text(String),
 }
 
+/// The longest timeout accepted: a year. Longer is surely a typo, and
+/// durations past ~5e11 years cannot even be represented.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl DurationSpec {
     fn to_duration(&self, key: &str) -> Result<Duration> {
-        match self {
-            DurationSpec::Seconds(s) if s.is_finite() && *s > 0.0 => Ok(Duration::from_secs_f64(*s)),
-            DurationSpec::Seconds(s) => Err(Error::InvalidSpec(format!("{key} must be a positive number of seconds, got {s}"))),
+        let d = match self {
+            DurationSpec::Seconds(s) if s.is_finite() && *s > 0.0 && *s <= MAX_TIMEOUT.as_secs_f64() => {
+                Duration::from_secs_f64(*s)
+            }
+            DurationSpec::Seconds(s) if s.is_finite() && *s > 0.0 => MAX_TIMEOUT + Duration::from_secs(1),
+            DurationSpec::Seconds(s) => {
+                return Err(Error::InvalidSpec(format!("{key} must be a positive number of seconds, got {s}")))
+            }
             DurationSpec::Text(t) => humantime::parse_duration(t)
-                .map_err(|e| Error::InvalidSpec(format!("{key} = \"{t}\": {e} (write e.g. \"90s\", \"10m\", \"1h 30m\")"))),
-        }
+                .map_err(|e| Error::InvalidSpec(format!("{key} = \"{t}\": {e} (write e.g. \"90s\", \"10m\", \"1h 30m\")")))?,
+        };
+        check_timeout(key, d)
     }
+}
+
+/// Refuses a zero or absurdly long timeout (see [`MAX_TIMEOUT`]).
+pub fn check_timeout(key: &str, d: Duration) -> Result<Duration> {
+    if d.is_zero() {
+        return Err(Error::InvalidSpec(format!("{key} must be longer than zero")));
+    }
+    if d > MAX_TIMEOUT {
+        return Err(Error::InvalidSpec(format!(
+            "{key} is longer than a year; give a real limit (e.g. \"12h\") or leave it out for none"
+        )));
+    }
+    Ok(d)
 }
 
 /// What a study file's trials run.
@@ -141,7 +165,14 @@ pub enum ObjectiveKind {
 pub struct StudyFile {
     pub path: PathBuf,
     pub name: String,
+    /// The file's `[study] storage`, or the default when it has none.
     pub storage_url: String,
+    /// Whether the file itself names the storage (else the caller may use
+    /// `FERROTUNE_STORAGE`: a flag beats the file, the file beats the environment).
+    pub storage_in_file: bool,
+    /// Accept a search space that differs from the one stored with the
+    /// study (see [`Study::check_space`]); off by default.
+    pub allow_space_change: bool,
     pub directions: Vec<Direction>,
     pub seed: Option<u64>,
     pub sampler: SamplerConfig,
@@ -190,6 +221,12 @@ impl StudyFile {
         if raw.budget.n_jobs == Some(0) {
             return Err(Error::InvalidSpec("[budget] n_jobs must be at least 1".into()));
         }
+        if let Some(n) = raw.budget.n_jobs.filter(|n| *n > crate::study::MAX_JOBS) {
+            return Err(Error::InvalidSpec(format!(
+                "[budget] n_jobs = {n} is more than {}; n_jobs is how many trials run at once in this process",
+                crate::study::MAX_JOBS
+            )));
+        }
         let base = base_dir_of(path);
         let objective = match (raw.objective, raw.trainer) {
             (Some(_), Some(_)) => {
@@ -220,12 +257,20 @@ impl StudyFile {
                 ObjectiveKind::Command(command)
             }
         };
+        let enqueue = raw
+            .enqueue
+            .iter()
+            .enumerate()
+            .map(|(i, t)| enqueued_params(i, t, &space))
+            .collect::<Result<Vec<_>>>()?;
         let sampler = raw.sampler;
-        sampler.build(0, Some(&space.search_space()))?; // validates sampler options against the space
+        sampler.build(0, Some(&space.search_space())).map_err(|e| Error::InvalidSpec(format!("[sampler] {e}")))?; // validates sampler options against the space
         raw.pruner.build().map_err(|e| Error::InvalidSpec(format!("[pruner] {e}")))?;
         Ok(StudyFile {
             path: path.to_path_buf(),
             name: raw.study.name,
+            storage_in_file: raw.study.storage.is_some(),
+            allow_space_change: false,
             storage_url: raw.study.storage.unwrap_or_else(|| DEFAULT_STORAGE_URL.to_string()),
             directions,
             seed: raw.study.seed,
@@ -237,7 +282,7 @@ impl StudyFile {
             patience: raw.budget.patience.map(|p| (p, raw.budget.min_improvement)),
             space,
             objective,
-            enqueue: raw.enqueue,
+            enqueue,
         })
     }
 
@@ -256,6 +301,7 @@ impl StudyFile {
             .sampler_arc(sampler)
             .pruner_arc(self.pruner.build()?)
             .load_or_create()?;
+        study.check_space(&self.space, self.allow_space_change)?;
         for params in &self.enqueue {
             study.enqueue_trial_once(params.clone())?;
         }
@@ -287,17 +333,67 @@ impl StudyFile {
     /// The command objective: suggest the space, run the command. `None`
     /// for a `[trainer]` study (the caller builds that objective).
     pub fn objective(&self) -> Option<impl Fn(&mut Trial) -> std::result::Result<Vec<f64>, ObjectiveError> + Sync + '_> {
+        self.objective_with_output(None)
+    }
+
+    /// [`StudyFile::objective`], handing every line the program prints to
+    /// `sink` as well (e.g. to echo it). Each trial's whole output is also
+    /// kept in [`StudyFile::log_dir`].
+    pub fn objective_with_output(
+        &self,
+        sink: Option<OutputSink>,
+    ) -> Option<impl Fn(&mut Trial) -> std::result::Result<Vec<f64>, ObjectiveError> + Sync + '_> {
         let ObjectiveKind::Command(command) = &self.objective else { return None };
+        let command = command.clone().log_dir(self.log_dir()).on_output(sink);
         Some(move |trial: &mut Trial| {
             let params = self.space.suggest_all(trial)?;
             command.run(trial, &params)
         })
     }
 
+    /// Where each trial's program output is kept (`trial-<N>.log`): beside
+    /// an SQLite database, in `<database>.logs/<study>/`.
+    pub fn log_dir(&self) -> Option<PathBuf> {
+        storage::log_dir(&self.storage_url, &self.name)
+    }
+
     /// The directory of the study file (relative paths in it start here).
     pub fn base_dir(&self) -> PathBuf {
         base_dir_of(&self.path)
     }
+}
+
+/// One `[[enqueue]]` table, checked against the space: every key a
+/// parameter, every value inside its distribution.
+fn enqueued_params(i: usize, table: &toml::Table, space: &SpaceSpec) -> Result<IndexMap<String, ParamValue>> {
+    let at = |msg: String| Error::InvalidSpec(format!("[[enqueue]] #{} (the {} in the file): {msg}", i + 1, ordinal(i + 1)));
+    let mut out = IndexMap::new();
+    for (k, v) in table {
+        let Some(spec) = space.params().get(k) else {
+            let known: Vec<&str> = space.params().keys().map(String::as_str).collect();
+            return Err(at(format!("'{k}' is not a parameter of [space] (known: {})", known.join(", "))));
+        };
+        let json = serde_json::to_value(v).map_err(|e| at(format!("'{k}': {e}")))?;
+        let value: ParamValue = match &json {
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                return Err(at(format!("'{k}' = {json} is not a string, number or boolean")))
+            }
+            j => serde_json::from_value(j.clone()).map_err(|e| at(format!("'{k}': {e}")))?,
+        };
+        spec.distribution.to_internal(k, &value).map_err(|e| at(e.to_string()))?;
+        out.insert(k.clone(), value);
+    }
+    Ok(out)
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// The directory holding the study file at `path` ("." for a bare name).
@@ -361,6 +457,41 @@ high = 1
         assert!(e.contains("unknown field `n_startup`"), "{e}");
         let f = parse(&format!("{OK}\n[sampler]\ntype = \"tpe\"\nn_startup_trials = 3\nconstant_liar = true\n")).unwrap();
         assert!(matches!(f.sampler, SamplerConfig::Tpe(o) if o.n_startup_trials == 3 && o.constant_liar && o.multivariate));
+    }
+
+    /// Issue 10 §3.4 and §4: enqueued values checked at load; huge numbers
+    /// and zero grid points refused instead of panicking or never ending.
+    #[test]
+    fn enqueue_timeouts_and_jobs_are_checked_at_load() {
+        let e = parse(&format!("{OK}\n[[enqueue]]\nx = 0.5\ny = 1\n")).unwrap_err().to_string();
+        assert!(e.contains("[[enqueue]] #1") && e.contains("'y' is not a parameter of [space] (known: x)"), "{e}");
+        let e = parse(&format!("{OK}\n[[enqueue]]\nx = 0.5\n[[enqueue]]\nx = 7.0\n")).unwrap_err().to_string();
+        assert!(e.contains("[[enqueue]] #2") && e.contains("outside"), "{e}");
+        let e = parse(&format!("{OK}\n[[enqueue]]\nx = \"big\"\n")).unwrap_err().to_string();
+        assert!(e.contains("expected a number"), "{e}");
+        let e = parse(&format!("{OK}\n[[enqueue]]\nx = [1, 2]\n")).unwrap_err().to_string();
+        assert!(e.contains("not a string, number or boolean"), "{e}");
+        let f = parse(&format!("{OK}\n[[enqueue]]\nx = 0.5\n")).unwrap();
+        assert_eq!(f.enqueue[0]["x"], ParamValue::Float(0.5));
+        for t in ["1e300", "1e20", "\"100000000000000h\"", "0"] {
+            let e = parse(&OK.replace("n_trials = 3", &format!("timeout = {t}"))).unwrap_err().to_string();
+            assert!(e.contains("[budget] timeout"), "{t}: {e}");
+            let e = parse(&OK.replace("command = [\"true\", \"{x}\"]", &format!("command = [\"true\", \"{{x}}\"]\ntimeout = {t}")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("[objective] timeout"), "{t}: {e}");
+        }
+        let e = parse(&OK.replace("n_trials = 3", "n_trials = 3\nn_jobs = 100000")).unwrap_err().to_string();
+        assert!(e.contains("n_jobs = 100000 is more than 1024"), "{e}");
+        let e = parse(&format!("{OK}\n[sampler]\ntype = \"grid\"\npoints_per_axis = 0\n")).unwrap_err().to_string();
+        assert!(e.contains("points_per_axis must be at least 1"), "{e}");
+    }
+
+    /// Issue 10 §2.6: a parameter named like a reserved placeholder.
+    #[test]
+    fn reserved_parameter_names_are_refused_at_load() {
+        let e = parse(&OK.replace("[space.x]", "[space.trial]").replace("{x}", "{trial}")).unwrap_err().to_string();
+        assert!(e.contains("parameter 'trial' has a reserved name"), "{e}");
     }
 
     #[test]

@@ -406,3 +406,24 @@ fn the_study_stops_when_the_best_value_stops_improving() {
     let mo = Study::builder("mo").directions([Direction::Minimize; 2]).create().unwrap();
     assert!(mo.optimize(|_t: &mut Trial| Ok((1.0, 1.0)), Optimize::trials(2).stop_after_no_improvement(2, 0.0)).is_err());
 }
+
+/// Issue 10 §3.3: a changed search space was silently accepted. It is
+/// stored with the study; a different one is an error naming the change.
+#[test]
+fn a_changed_search_space_is_refused_unless_allowed() {
+    let s = Study::builder("space").create().unwrap();
+    let old = SpaceSpec::from_json_str(r#"{"x": {"type": "float", "low": -5, "high": 10}, "a": {"type": "categorical", "choices": ["p", "q"]}}"#).unwrap();
+    s.check_space(&old, false).unwrap();
+    // The same space in another order is the same space.
+    let same = SpaceSpec::from_json_str(r#"{"a": {"type": "categorical", "choices": ["p", "q"]}, "x": {"type": "float", "low": -5, "high": 10}}"#).unwrap();
+    s.check_space(&same, false).unwrap();
+    let new = SpaceSpec::from_json_str(r#"{"x": {"type": "int", "low": 100, "high": 200}, "b": {"type": "float", "low": 0, "high": 1}}"#).unwrap();
+    let e = s.check_space(&new, false).unwrap_err().to_string();
+    assert!(e.contains("search space differs"), "{e}");
+    assert!(e.contains("'x' was float [-5, 10], now int [100, 200]"), "{e}");
+    assert!(e.contains("'a' (categorical [p, q]) was removed") && e.contains("'b' (float [0, 1]) is new"), "{e}");
+    assert!(e.contains("--allow-space-change"), "{e}");
+    s.check_space(&new, true).unwrap();
+    s.check_space(&new, false).unwrap();
+    assert!(s.check_space(&old, false).is_err());
+}

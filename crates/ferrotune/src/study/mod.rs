@@ -59,6 +59,9 @@ impl std::fmt::Display for Direction {
 /// System attribute of a trial enqueued again after its first run died:
 /// the number of the trial it repeats.
 pub const RETRIED_FROM_ATTR: &str = "retried_from";
+/// Study system attribute: the declarative search space it runs
+/// ([`crate::space::SpaceSpec::to_value`]).
+pub const SPACE_ATTR: &str = "space";
 /// How often an enqueued trial whose worker died is enqueued again.
 pub const MAX_ENQUEUED_RETRIES: usize = 2;
 
@@ -464,6 +467,27 @@ impl Study {
             }
             TellOutcome::Failed(m) => (TrialState::Failed, None, m),
         })
+    }
+
+    /// Stores a declarative search space with the study on first use; later,
+    /// a different space is an error that lists the differences, unless
+    /// `allow_change` (then the new space is stored: samplers work on what old
+    /// and new trials share). So a study's best trial always comes from the
+    /// space the user is running.
+    pub fn check_space(&self, space: &crate::space::SpaceSpec, allow_change: bool) -> Result<()> {
+        let new = space.to_value();
+        match self.system_attrs()?.get(SPACE_ATTR) {
+            Some(old) if *old == new => Ok(()),
+            Some(old) if !allow_change => Err(Error::StudyMismatch {
+                name: self.name().to_string(),
+                reason: format!(
+                    "the search space differs from the one stored with the study: {}. Keep the old space, pass \
+                     --allow-space-change (Rust: allow_space_change) to continue with the new one, or use another study name",
+                    space.differences(old).join("; ")
+                ),
+            }),
+            _ => self.set_system_attr(SPACE_ATTR, &new),
+        }
     }
 
     /// Sets a study-level user attribute.
