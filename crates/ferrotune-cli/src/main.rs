@@ -6,6 +6,7 @@ mod ask_tell;
 mod output;
 mod run;
 mod trainer;
+mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,6 +21,12 @@ struct Cli {
     /// Print nothing but results and errors (no progress bar, no per-trial lines).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Also show what each trial's program prints, line by line (`run`).
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Append every status line (progress, per-trial lines, notes) to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,12 +41,18 @@ struct StorageArg {
 /// Which study to show, and how.
 #[derive(clap::Args)]
 struct StudyQuery {
+    /// The study's name (list them with `ferrotune studies`).
     #[arg(long)]
     study: String,
     #[command(flatten)]
     storage: StorageArg,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Columns to show, comma-separated: number, state, value, params (all
+    /// of them), a parameter's name, duration, started, completed, message.
+    /// Default: all that fit the terminal.
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -52,10 +65,12 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Train one MLP with the built-in trainer and print per-epoch metrics.
+    #[command(after_help = trainer::HYPERPARAMETER_HELP)]
     Train {
-        /// Hyperparameters as a JSON object, e.g. {"lr": 0.001, "units": 128, "dropout": 0.2}.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        /// Hyperparameters: a JSON file's path, or a JSON object itself,
+        /// e.g. '{"lr": 0.001, "units": 128, "dropout": 0.2}'.
+        #[arg(long, value_name = "FILE|JSON")]
+        config: Option<String>,
         /// A hyperparameter, key=value (repeatable; overrides --config).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
@@ -100,7 +115,8 @@ enum Command {
         /// CSV column with the true labels: not a feature; used to score.
         #[arg(long, requires = "path")]
         target: Option<String>,
-        /// Write one prediction per line to this file (default: standard output).
+        /// Write one prediction per line to this file. Without it, the
+        /// predictions go to standard output only when that is not a terminal.
         #[arg(long)]
         output: Option<PathBuf>,
     },
@@ -108,8 +124,9 @@ enum Command {
     Run {
         /// The study file (TOML).
         study_file: PathBuf,
-        /// Overrides the file's storage.
-        #[arg(long, env = "FERROTUNE_STORAGE")]
+        /// Overrides the file's storage. (FERROTUNE_STORAGE is used only
+        /// when the file names none.)
+        #[arg(long)]
         storage: Option<String>,
         /// Overrides the file's n_trials (the study's total).
         #[arg(long)]
@@ -120,6 +137,10 @@ enum Command {
         /// Overrides the file's n_jobs.
         #[arg(long)]
         n_jobs: Option<usize>,
+        /// Continue the study although its search space differs from the
+        /// one stored with it (samplers use what old and new trials share).
+        #[arg(long)]
+        allow_space_change: bool,
     },
     /// Start a trial and print `{"trial": N, "params": {...}}` (creates the study on first use).
     Ask(ask_tell::AskArgs),
@@ -138,8 +159,21 @@ enum Command {
     Best(StudyQuery),
     /// Delete a study and all its trials.
     Delete {
+        /// The study's name.
         #[arg(long)]
         study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+    },
+    /// Print everything a trial's program printed (stdout and stderr), as
+    /// kept beside the database.
+    Logs {
+        /// The study's name.
+        #[arg(long)]
+        study: String,
+        /// The trial number.
+        #[arg(long)]
+        trial: u64,
         #[command(flatten)]
         storage: StorageArg,
     },
@@ -150,16 +184,27 @@ pub const EXIT_EXHAUSTED: u8 = 3;
 /// Exit code after Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code for a mistake in the command line (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(f) = &cli.log_file {
+        if let Err(e) = ui::set_log_file(f) {
+            ui::status_line(&format!("error: {e:#}"));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
+        Err(e) if ui::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let code = match e.downcast_ref::<ferrotune::Error>() {
                 Some(ferrotune::Error::SamplerExhausted(_)) => EXIT_EXHAUSTED,
+                _ if e.downcast_ref::<ui::UsageError>().is_some() => EXIT_USAGE,
                 _ => 1,
             };
-            eprintln!("error: {e:#}");
+            ui::status_line(&format!("error: {e:#}"));
             ExitCode::from(code)
         }
     }
@@ -168,9 +213,16 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Run { study_file, storage, n_trials, timeout, n_jobs } => {
-            run::run(run::RunArgs { study_file, storage, n_trials, timeout: timeout.map(Into::into), n_jobs, quiet })
-        }
+        Command::Run { study_file, storage, n_trials, timeout, n_jobs, allow_space_change } => run::run(run::RunArgs {
+            study_file,
+            storage,
+            n_trials,
+            timeout: timeout.map(Into::into),
+            n_jobs,
+            quiet,
+            verbose: cli.verbose,
+            allow_space_change,
+        }),
         Command::Train { config, set, dataset, path, target, regression, validation, limit, threads, save } => {
             trainer::train(trainer::TrainArgs { config, set, dataset, path, target, regression, validation, limit, threads, save })
                 .map(|_| ExitCode::SUCCESS)
@@ -178,16 +230,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Predict { model, dataset, path, target, output } => {
             trainer::predict(trainer::PredictArgs { model, dataset, path, target, output }).map(|_| ExitCode::SUCCESS)
         }
-        Command::Ask(a) => ask_tell::ask(a).map(|_| ExitCode::SUCCESS),
+        Command::Ask(a) => ask_tell::ask(a, quiet).map(|_| ExitCode::SUCCESS),
         Command::Tell(a) => ask_tell::tell(a, quiet).map(|_| ExitCode::SUCCESS),
         Command::Studies { storage, format } => output::studies(&storage.storage, format).map(|_| ExitCode::SUCCESS),
-        Command::Trials(q) => output::trials(&q.storage.storage, &q.study, q.format).map(|_| ExitCode::SUCCESS),
-        Command::Best(q) => output::best(&q.storage.storage, &q.study, q.format).map(|_| ExitCode::SUCCESS),
+        Command::Trials(q) => output::trials(&q.storage.storage, &q.study, q.format, &q.columns).map(|_| ExitCode::SUCCESS),
+        Command::Best(q) => output::best(&q.storage.storage, &q.study, q.format, &q.columns).map(|_| ExitCode::SUCCESS),
+        Command::Logs { study, trial, storage } => output::logs(&storage.storage, &study, trial).map(|_| ExitCode::SUCCESS),
         Command::Delete { study, storage } => {
+            // Never create a database just to find the study is not there.
+            drop(ferrotune::storage::open_read_only(&storage.storage)?);
             let s = ferrotune::storage::open(&storage.storage)?;
             s.delete_study(&study)?;
+            if let Some(dir) = ferrotune::storage::log_dir(&storage.storage, &study) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             if !quiet {
-                eprintln!("deleted study '{study}'");
+                ui::status!("deleted study '{study}'");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -7,13 +7,15 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrotune::objective::command::OutputSink;
 use ferrotune::study_file::{ObjectiveKind, StudyFile};
 use ferrotune::{FrozenTrial, StopReason, Study, TrialState};
 
 use crate::output::num;
+use crate::ui::{self, outln, status, usage};
 use crate::EXIT_INTERRUPTED;
 
 pub struct RunArgs {
@@ -23,6 +25,8 @@ pub struct RunArgs {
     pub timeout: Option<Duration>,
     pub n_jobs: Option<usize>,
     pub quiet: bool,
+    pub verbose: bool,
+    pub allow_space_change: bool,
 }
 
 /// One line per finished trial: number, state, value(s), parameters.
@@ -52,30 +56,45 @@ fn trial_line(t: &FrozenTrial) -> String {
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let mut file = StudyFile::load(&a.study_file)?;
-    if let Some(url) = &a.storage {
-        file.storage_url = url.clone();
+    // A flag beats the file, the file beats the environment.
+    match (&a.storage, std::env::var("FERROTUNE_STORAGE").ok().filter(|s| !s.is_empty())) {
+        (Some(url), _) => file.storage_url = url.clone(),
+        (None, Some(env)) if !file.storage_in_file => {
+            if !a.quiet {
+                status!("storage from FERROTUNE_STORAGE: {env}");
+            }
+            file.storage_url = env;
+        }
+        (None, Some(env)) if env != file.storage_url && !a.quiet => {
+            status!("note: FERROTUNE_STORAGE ({env}) is ignored: the study file names its storage ({})", file.storage_url);
+        }
+        _ => {}
     }
     if let Some(n) = a.n_trials {
         file.n_trials = Some(n);
     }
     if let Some(t) = a.timeout {
-        file.timeout = Some(t);
+        file.timeout = Some(ferrotune::study_file::check_timeout("--timeout", t)?);
     }
     if let Some(j) = a.n_jobs {
-        anyhow::ensure!(j >= 1, "--n-jobs must be at least 1");
+        if j == 0 || j > ferrotune::study::MAX_JOBS {
+            usage!("--n-jobs must be between 1 and {}, got {j}", ferrotune::study::MAX_JOBS);
+        }
         file.n_jobs = j;
     }
+    file.allow_space_change = a.allow_space_change;
     let study = file.open_study(None).with_context(|| format!("opening study '{}' at {}", file.name, file.storage_url))?;
     let remaining = file.remaining_trials(&study)?;
     if remaining == Some(0) && file.timeout.is_none() {
         if !a.quiet {
-            eprintln!(
+            status!(
                 "study '{}' already has its {} trials; raise n_trials (or pass --n-trials) to run more",
                 study.name(),
                 file.n_trials.unwrap_or(0)
             );
         }
         print_summary(&study)?;
+        print_where(&file, a.quiet);
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -83,13 +102,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     {
         let stop = stop.clone();
         // First Ctrl-C: stop starting trials, stop the running ones (marked
-        // failed, "interrupted"). Second: leave at once; the next run marks
-        // anything left running as stale.
+        // failed, "interrupted"). Second: kill the running programs' process
+        // groups and leave at once; the next run marks their trials stale.
         ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
+                ferrotune::objective::command::kill_running_commands();
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
-            eprintln!("\ninterrupted: stopping running trials (Ctrl-C again to quit at once)");
+            status!("\ninterrupted: stopping running trials (Ctrl-C again to quit at once)");
         })
         .context("installing the Ctrl-C handler")?;
     }
@@ -110,8 +130,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         pb.enable_steady_tick(Duration::from_millis(200));
         pb
     });
+    let say = {
+        let bar = bar.clone();
+        move |line: String| match &bar {
+            Some(pb) => {
+                pb.println(&line);
+                ui::log_only(&line);
+            }
+            None => ui::status_line(&line),
+        }
+    };
     if show {
-        let line = format!(
+        say(format!(
             "study '{}' ({}) in {}: sampler {}, {}{}",
             study.name(),
             study.directions().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
@@ -119,53 +149,57 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             study.sampler().name(),
             remaining.map(|n| format!("{n} trials to run")).unwrap_or_else(|| "no trial limit".into()),
             file.timeout.map(|t| format!(", timeout {}", humantime::format_duration(t))).unwrap_or_default(),
-        );
-        match &bar {
-            Some(pb) => pb.println(line),
-            None => eprintln!("{line}"),
-        }
+        ));
     }
+    let first_failure: Arc<Mutex<Option<String>>> = Arc::default();
     let opts = {
-        let bar = bar.clone();
+        let (bar, say, first_failure) = (bar.clone(), say.clone(), first_failure.clone());
         file.optimize_options().stop_flag(stop.clone()).on_trial_end(move |study, t| {
+            if t.state == TrialState::Failed {
+                let mut f = first_failure.lock().unwrap_or_else(|e| e.into_inner());
+                if f.is_none() {
+                    *f = Some(format!("trial {}: {}", t.number, t.message.as_deref().unwrap_or("(no message)")));
+                }
+            }
             if !show {
                 return;
             }
-            let line = trial_line(t);
-            let best_text = if study.is_multi_objective() {
-                study.best_trials().ok().map(|f| format!("Pareto front: {} trials", f.len()))
-            } else {
-                study.best_trial().ok().flatten().map(|b| format!("best value {} (trial {})", num(b.value().unwrap_or(f64::NAN)), b.number))
-            };
-            match &bar {
-                Some(pb) => {
-                    pb.println(line);
-                    pb.inc(1);
-                    pb.set_message(best_text.unwrap_or_default());
-                }
-                None => eprintln!("{line}"),
+            say(trial_line(t));
+            if let Some(pb) = &bar {
+                let best_text = if study.is_multi_objective() {
+                    study.best_trials().ok().map(|f| format!("Pareto front: {} trials", f.len()))
+                } else {
+                    study
+                        .best_trial()
+                        .ok()
+                        .flatten()
+                        .map(|b| format!("best value {} (trial {})", num(b.value().unwrap_or(f64::NAN)), b.number))
+                };
+                pb.inc(1);
+                pb.set_message(best_text.unwrap_or_default());
             }
         })
     };
-    let trainer = match &file.objective {
+    let (report, trainer) = match &file.objective {
         ObjectiveKind::Trainer(spec) => {
             let task = crate::trainer::load_task(&file, spec)?;
             let threads = task.spec.threads.unwrap_or_else(|| crate::trainer::threads_per_trial(file.n_jobs));
-            Some((task, threads))
-        }
-        ObjectiveKind::Command(_) => None,
-    };
-    let report = match (&trainer, file.objective()) {
-        (Some((task, threads)), _) => {
             let bars = bar.as_ref().map(|pb| {
                 let m = MultiProgress::new();
                 m.add(pb.clone());
                 m
             });
-            study.optimize(crate::trainer::objective(&file, task, *threads, bars), opts)
+            let report = study.optimize(crate::trainer::objective(&file, &task, threads, bars), opts);
+            (report, Some((task, threads)))
         }
-        (None, Some(objective)) => study.optimize(objective, opts),
-        (None, None) => unreachable!("a study file has a command or a trainer"),
+        ObjectiveKind::Command(_) => {
+            let sink: Option<OutputSink> = a.verbose.then(|| {
+                let say = say.clone();
+                Arc::new(move |trial: u64, line: &str| say(format!("  [trial {trial}] {line}"))) as OutputSink
+            });
+            let objective = file.objective_with_output(sink).expect("a command study has a command objective");
+            (study.optimize(objective, opts), None)
+        }
     };
     if let Some(pb) = &bar {
         pb.finish_and_clear();
@@ -179,36 +213,66 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             StopReason::SamplerExhausted => "the sampler is exhausted (every grid point tried)",
             StopReason::NoImprovement => "no improvement over the last [budget] patience trials",
         };
-        eprintln!(
-            "stopped: {why}; this run: {} complete, {} pruned, {} failed",
-            report.complete, report.pruned, report.failed
-        );
+        status!("stopped: {why}; this run: {} complete, {} pruned, {} failed", report.complete, report.pruned, report.failed);
     }
     print_summary(&study)?;
-    if let (Some((task, threads)), false) = (&trainer, report.stop == StopReason::Interrupted) {
+    print_where(&file, a.quiet);
+    if report.stop == StopReason::Interrupted {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if report.failed > 0 && report.complete == 0 && report.pruned == 0 {
+        let first = first_failure.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        anyhow::bail!(
+            "every trial of this run failed ({}); the first, {first}{}",
+            report.failed,
+            file.log_dir().map(|_| format!("\n(its whole output: ferrotune logs --study {} --trial N --storage {})", file.name, file.storage_url)).unwrap_or_default()
+        );
+    }
+    if let Some((task, threads)) = &trainer {
         crate::trainer::retrain_best(&file, task, &study, *threads)?;
     }
-    Ok(if report.stop == StopReason::Interrupted { ExitCode::from(EXIT_INTERRUPTED) } else { ExitCode::SUCCESS })
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the trials are, and the command that shows them.
+fn print_where(file: &StudyFile, quiet: bool) {
+    if !quiet {
+        status!(
+            "trials stored in {}; list them with: ferrotune trials --study {} --storage {}",
+            file.storage_url,
+            shell_word(&file.name),
+            shell_word(&file.storage_url)
+        );
+    }
+}
+
+/// `s` quoted for a POSIX shell when it needs to be.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+@%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The result on stdout: the best trial, or the Pareto front.
 fn print_summary(study: &Study) -> Result<()> {
     if study.is_multi_objective() {
         let front = study.best_trials()?;
-        println!("Pareto front of study '{}': {} trial(s)", study.name(), front.len());
+        outln!("Pareto front of study '{}': {} trial(s)", study.name(), front.len())?;
         for t in front {
-            println!("  {}", trial_line(&t));
+            outln!("  {}", trial_line(&t))?;
         }
         return Ok(());
     }
     match study.best_trial()? {
         Some(b) => {
-            println!("best trial of study '{}': #{} value={}", study.name(), b.number, num(b.value().unwrap_or(f64::NAN)));
+            outln!("best trial of study '{}': #{} value={}", study.name(), b.number, num(b.value().unwrap_or(f64::NAN)))?;
             for (k, v) in b.param_values() {
-                println!("  {k} = {v}");
+                outln!("  {k} = {v}")?;
             }
         }
-        None => println!("study '{}' has no complete trial yet", study.name()),
+        None => outln!("study '{}' has no complete trial yet", study.name())?,
     }
     Ok(())
 }

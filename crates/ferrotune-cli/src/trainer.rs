@@ -19,6 +19,25 @@ use ferrotune_train::train::{Control, FitOptions};
 use ferrotune_train::Hyperparams;
 
 use crate::output::num;
+use crate::ui::{outln, status};
+
+/// `ferrotune train --help`: the hyperparameters the trainer knows.
+pub const HYPERPARAMETER_HELP: &str = "\
+Hyperparameters (keys of --config and --set; defaults in brackets):
+  layers [1], units [128] or units_0, units_1, ... per layer,
+  activation relu|tanh|sigmoid|gelu|leaky_relu [relu], dropout [0],
+  batch_norm [false], bn_momentum [0.1], init default|he|xavier|lecun,
+  optimizer sgd|adam|adamw|rmsprop [adam], lr (or learning_rate) [1e-3],
+  momentum [0], nesterov [false], beta1 [0.9], beta2 [0.999], epsilon [1e-8],
+  rho [0.99], weight_decay (or l2) [0],
+  schedule constant|exponential|step|cosine (decay_rate, decay_steps,
+  staircase, step_size, gamma, min_lr), batch_size [64], epochs [5],
+  patience, seed.
+
+Examples:
+  ferrotune train --set lr=0.003 --set units=256 --set epochs=3
+  ferrotune train --config '{\"lr\": 0.001, \"layers\": 2, \"dropout\": 0.2}'
+  ferrotune train --config params.json --limit 5000 --save models/mine";
 
 /// Cores for one training when `n_jobs` train at once.
 pub fn threads_per_trial(n_jobs: usize) -> usize {
@@ -42,9 +61,13 @@ pub fn load_task(file: &StudyFile, spec: &Value) -> Result<Task> {
             if wants_max { "maximize" } else { "minimize" },
         );
     }
+    let device = spec.burn_device()?;
+    if spec.device.as_deref() == Some("auto") {
+        status!("device = \"auto\": training on {device:?}");
+    }
     let t0 = std::time::Instant::now();
     let task = spec.load(&DataLocation::from_env()).context("loading the [trainer] dataset")?;
-    eprintln!(
+    status!(
         "data: {} ({} train+validation rows{}, {} test rows) loaded in {:.1}s",
         task.spec.dataset,
         task.pool.len(),
@@ -159,7 +182,7 @@ pub fn objective<'a>(
 /// test set, saves it. Prints the result.
 pub fn retrain_best(file: &StudyFile, task: &Task, study: &Study, threads: usize) -> Result<()> {
     let Some(best) = study.best_trial()? else {
-        eprintln!("no complete trial: nothing to retrain");
+        status!("no complete trial: nothing to retrain");
         return Ok(());
     };
     let params = match serde_json::to_value(best.param_values())? {
@@ -173,25 +196,26 @@ pub fn retrain_best(file: &StudyFile, task: &Task, study: &Study, threads: usize
         .or_else(|| best.user_attrs.get("best_epoch").and_then(Value::as_u64).map(|e| e as usize))
         .unwrap_or(hp.epochs);
     let dir = task.spec.model_dir.clone().unwrap_or_else(|| file.base_dir().join("models").join(study.name()));
-    eprintln!(
+    status!(
         "retraining trial {} (validation {}) on all {} train+validation rows for {epochs} epochs...",
         best.number,
         num(best.value().unwrap_or(f64::NAN)),
         task.pool.len()
     );
-    let source = serde_json::json!({"study": study.name(), "trial": best.number, "dataset": task.spec.dataset, "validation_value": best.value()});
+    let source = serde_json::json!({"study": study.name(), "trial": best.number, "dataset": task.spec.dataset, "target": task.spec.target, "validation_value": best.value()});
     let r = task.retrain(&hp, epochs, &FitOptions { threads, device: task.spec.burn_device()?, ..FitOptions::default() }, &dir, source)?;
     match r.test.accuracy {
-        Some(acc) => println!("test accuracy: {acc:.4} (test loss {:.4})", r.test.loss),
-        None => println!("test mean squared error: {:.6}", r.test.loss),
+        Some(acc) => outln!("test accuracy: {acc:.4} (test loss {:.4})", r.test.loss)?,
+        None => outln!("test mean squared error: {:.6}", r.test.loss)?,
     }
-    eprintln!("final model ({:.1}s to train) saved to {}", r.seconds, r.model_dir.display());
+    status!("final model ({:.1}s to train) saved to {}", r.seconds, r.model_dir.display());
     Ok(())
 }
 
 /// `ferrotune train`: one training with given hyperparameters.
 pub struct TrainArgs {
-    pub config: Option<PathBuf>,
+    /// A JSON file's path, or (starting with `{`) the JSON itself.
+    pub config: Option<String>,
     pub set: Vec<String>,
     pub dataset: String,
     pub path: Option<PathBuf>,
@@ -205,17 +229,28 @@ pub struct TrainArgs {
 
 pub fn train(a: TrainArgs) -> Result<()> {
     let mut params: Map<String, Value> = match &a.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            match serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", p.display()))? {
+        Some(c) => {
+            let (text, what) = if c.trim_start().starts_with('{') {
+                (c.clone(), "--config".to_string())
+            } else {
+                // `Error::Io` says the path and the OS error once.
+                let path = PathBuf::from(c);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|error| ferrotune::Error::Io { path: path.clone(), error })
+                    .context("--config (a JSON file's path, or a JSON object such as '{\"lr\": 0.001}')")?;
+                (text, format!("--config {c}"))
+            };
+            match serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what}: not valid JSON ({e})"))? {
                 Value::Object(m) => m,
-                _ => anyhow::bail!("{}: expected a JSON object of hyperparameters, e.g. {{\"lr\": 0.001, \"units\": 128}}", p.display()),
+                _ => crate::ui::usage!("{what}: expected a JSON object of hyperparameters, e.g. {{\"lr\": 0.001, \"units\": 128}}"),
             }
         }
         None => Map::new(),
     };
     for kv in &a.set {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--set {kv}: write key=value, e.g. --set lr=0.01"))?;
+        let Some((k, v)) = kv.split_once('=') else {
+            crate::ui::usage!("--set {kv}: write key=value, e.g. --set lr=0.01");
+        };
         let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
         params.insert(k.to_string(), v);
     }
@@ -232,15 +267,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
     if let Some(l) = a.limit {
         spec["limit"] = Value::from(l);
     }
-    let spec = TaskSpec::from_json(spec, &std::env::current_dir()?)?;
+    let spec = TaskSpec::from_json(spec, &std::env::current_dir()?).map_err(cli_words)?;
     let task = spec.load(&DataLocation::from_env())?;
-    let hp = task.hyperparams(&Map::new(), 0)?;
+    let hp = task.hyperparams(&Map::new(), 0).map_err(cli_words)?;
     let threads = a.threads.unwrap_or_else(|| threads_per_trial(1));
-    eprintln!("training {} rows, validating on {}, {threads} thread(s)", task.splits[0].0.len(), task.splits[0].1.len());
-    println!("epoch  train_loss  val_loss  val_metric  lr        seconds");
+    status!("training {} rows, validating on {}, {threads} thread(s)", task.splits[0].0.len(), task.splits[0].1.len());
+    outln!("epoch  train_loss  val_loss  val_metric  lr        seconds")?;
+    let mut printed: std::io::Result<()> = Ok(());
     let (_, fits) = task.evaluate(&hp, &FitOptions { threads, ..FitOptions::default() }, &mut |ev| {
         if let Event::Epoch { metrics: m, .. } = ev {
-            println!(
+            printed = outln!(
                 "{:>5}  {:>10.4}  {:>8.4}  {:>10.4}  {:<8.2e}  {:>7.2}",
                 m.epoch,
                 m.train_loss,
@@ -249,15 +285,19 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 m.learning_rate,
                 m.seconds
             );
+            if printed.is_err() {
+                return Control::Stop;
+            }
         }
         Control::Continue
     })?;
+    printed?;
     let fit = fits.into_iter().next().context("no training ran")?;
     let (test_set, st) = task.test_for_split(0);
     let test = ferrotune_train::train::evaluate(&fit.model, &test_set, &FitOptions::default().device);
     match test.accuracy {
-        Some(acc) => println!("test accuracy: {acc:.4}"),
-        None => println!("test mean squared error: {:.6}", test.loss),
+        Some(acc) => outln!("test accuracy: {acc:.4}")?,
+        None => outln!("test mean squared error: {:.6}", test.loss)?,
     }
     if let Some(dir) = &a.save {
         let info = ferrotune_train::artifact::ModelInfo {
@@ -268,10 +308,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
             standardizer: st,
             class_names: task.class_names.clone(),
             test: Some(test),
-            source: serde_json::json!({"dataset": task.spec.dataset, "command": "ferrotune train"}),
+            source: serde_json::json!({"dataset": task.spec.dataset, "target": task.spec.target, "command": "ferrotune train"}),
         };
         ferrotune_train::artifact::save(dir, &fit.model, &info)?;
-        eprintln!("model saved to {}", dir.display());
+        status!("model saved to {}", dir.display());
     }
     Ok(())
 }
@@ -289,7 +329,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     use ferrotune_train::artifact::SavedModel;
     use ferrotune_train::data::mnist::{load, ImageSet};
     use ferrotune_train::data::Dataset;
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
 
     let device = FitOptions::default().device;
     let m = SavedModel::load(&a.model, &device)
@@ -298,7 +338,18 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     // Rows to predict, and the labelled dataset to score them on, if known.
     let (features, labelled): (Vec<f32>, Option<Dataset>) = match (&a.path, a.dataset.as_deref()) {
         (Some(path), _) => {
-            let rows = ferrotune_train::data::csv::read_rows(path, a.target.as_deref())?;
+            // The column the model was trained to predict is never a feature:
+            // scored against when the file has it, even without --target.
+            let model_target = m.info.source.get("target").and_then(Value::as_str).map(str::to_string);
+            let target = match (&a.target, &model_target) {
+                (Some(t), _) => Some(t.clone()),
+                (None, Some(t)) if csv_header(path)?.iter().any(|h| h == t) => {
+                    status!("column '{t}' is the model's target: scoring against it (not a feature)");
+                    Some(t.clone())
+                }
+                _ => None,
+            };
+            let rows = ferrotune_train::data::csv::read_rows(path, target.as_deref())?;
             if rows.feature_names.len() != m.info.n_features {
                 anyhow::bail!(
                     "{} has {} feature columns ({}), the model was trained on {}",
@@ -333,23 +384,46 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         }
     };
     let preds = m.predict(&features)?;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
+    // Predictions go to --output, or to stdout when it is a pipe or file;
+    // thousands of lines are never dumped on a terminal.
+    let mut out: Option<Box<dyn Write>> = match &a.output {
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        ))),
+        None if std::io::stdout().is_terminal() => None,
+        None => Some(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
     };
-    for p in &preds {
-        writeln!(out, "{}", m.label(*p))?;
+    if let Some(out) = &mut out {
+        for p in &preds {
+            writeln!(out, "{}", m.label(*p))?;
+        }
+        out.flush()?;
     }
-    out.flush()?;
-    eprintln!("predicted {} rows", preds.len());
+    drop(out);
+    match (&a.output, std::io::stdout().is_terminal()) {
+        (Some(p), _) => status!("predicted {} rows, written to {}", preds.len(), p.display()),
+        (None, true) => status!("predicted {} rows (pass --output FILE, or pipe the output, to get them)", preds.len()),
+        (None, false) => status!("predicted {} rows", preds.len()),
+    }
     if let Some(ds) = labelled {
         let ev = m.evaluate(&ds)?;
         match ev.accuracy {
-            Some(acc) => eprintln!("accuracy: {acc:.4}"),
-            None => eprintln!("mean squared error: {:.6}", ev.loss),
+            Some(acc) => status!("accuracy: {acc:.4}"),
+            None => status!("mean squared error: {:.6}", ev.loss),
         }
     }
     Ok(())
+}
+
+/// The header row of a CSV file.
+fn csv_header(path: &std::path::Path) -> Result<Vec<String>> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(r.headers().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?.iter().map(str::to_string).collect())
+}
+
+/// Trainer errors are worded for study files (`[trainer.params]`); on the
+/// command line the same settings are flags.
+fn cli_words(e: ferrotune_train::TrainError) -> anyhow::Error {
+    let msg = e.to_string().replace("[trainer.params] ", "").replace("[trainer.params]", "hyperparameters (--config/--set)").replace("[trainer] ", "");
+    anyhow::anyhow!(msg)
 }

@@ -368,17 +368,25 @@ fn mistakes_give_one_clear_message() {
     assert_user_error(&e.fts(&["run", f.to_str().unwrap()]), "{y} names no parameter");
     assert_user_error(&e.ft(&["run", "nope.toml"]), "nope.toml");
     let f = study_file(&e, "k", "", "command = [\"true\"]", "n_trials = 1");
-    for (url, needle) in [
-        ("sqlite:////no/such/dir/x.db", "directory /no/such/dir does not exist"),
-        ("sqlite:/x.db", "three or four slashes"),
-        ("postgres://127.0.0.1/test", "not built yet"),
-        ("mysql://x", "unknown storage"),
+    for (url, needle, read_needle) in [
+        ("sqlite:////no/such/dir/x.db", "directory /no/such/dir does not exist", "no such database: /no/such/dir/x.db"),
+        ("sqlite:/x.db", "three or four slashes", "three or four slashes"),
+        ("postgres://127.0.0.1/test", "not built yet", "not built yet"),
+        ("mysql://x", "unknown storage", "unknown storage"),
     ] {
         assert_user_error(&e.ft(&["run", f.to_str().unwrap(), "--storage", url]), needle);
-        assert_user_error(&e.ft(&["studies", "--storage", url]), needle);
+        assert_user_error(&e.ft(&["studies", "--storage", url]), read_needle);
     }
     e.write("junk.db", "not a database, definitely not, just some text here to fill the header");
     assert_user_error(&e.ft(&["studies", "--storage", "sqlite:///junk.db"]), "junk.db");
+    // Issue 10 §3.7: read commands (and delete) on a database that is not
+    // there say so, and create nothing.
+    assert_user_error(&e.fts(&["trials", "--study", "ghost"]), "no such database");
+    assert_user_error(&e.fts(&["delete", "--study", "ghost"]), "no such database");
+    assert_user_error(&e.ft(&["studies", "--storage", "sqlite:///typo.db"]), "no such database: typo.db");
+    assert!(!e.path("t.db").exists() && !e.path("typo.db").exists(), "a read never creates a database");
+    e.write("space.json", SPACE);
+    assert!(e.fts(&["ask", "--study", "real", "--space", "space.json"]).status.success());
     assert_user_error(&e.fts(&["trials", "--study", "ghost"]), "no study named 'ghost'");
     assert_user_error(&e.fts(&["delete", "--study", "ghost"]), "no study named 'ghost'");
 }

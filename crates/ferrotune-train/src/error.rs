@@ -5,8 +5,10 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// (The OS error is part of the message, not a separate source, so a
+    /// printed error chain does not say it twice.)
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     /// A data file is malformed.
     #[error("{path}: {message}")]
     Data { path: String, message: String },
@@ -26,7 +28,7 @@ pub enum TrainError {
 
 impl TrainError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        TrainError::Io { path: path.display().to_string(), source }
+        TrainError::Io { path: path.display().to_string(), error: source }
     }
     pub(crate) fn data(path: &Path, message: impl Into<String>) -> Self {
         TrainError::Data { path: path.display().to_string(), message: message.into() }

@@ -61,13 +61,10 @@ pub enum Error {
     #[error("storage: {0}")]
     Storage(String),
 
-    /// Reading a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading a file failed. (The OS error is part of the message, not a
+    /// separate source, so a printed error chain does not say it twice.)
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
 
     /// The external objective command could not be used.
     #[error("objective: {0}")]
@@ -76,7 +73,16 @@ pub enum Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Storage(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => Error::Storage(format!(
+                "the database file is damaged ({e}); restore it from a backup, or inspect it with `sqlite3 FILE 'PRAGMA integrity_check'`"
+            )),
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::Storage(format!(
+                "the database cannot be written ({e}): it is read-only here (file or directory permissions, a read-only mount)"
+            )),
+            Some(rusqlite::ErrorCode::DiskFull) => Error::Storage(format!("the disk is full ({e}); nothing was stored for this change")),
+            _ => Error::Storage(e.to_string()),
+        }
     }
 }
 

@@ -74,7 +74,7 @@ impl SpaceSpec {
 
     /// Reads a JSON space file.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })?;
         Self::from_json_str(&text).map_err(|e| Error::InvalidSpec(format!("{}: {e}", path.display())))
     }
 

@@ -191,7 +191,7 @@ impl StudyFile {
     /// Reads and checks a study file: syntax, unknown keys, the search space,
     /// placeholders, and that the objective program exists.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Io { path: path.to_path_buf(), error })?;
         Self::parse(&text, path).map_err(|e| Error::InvalidSpec(format!("{}: {e}", path.display())))
     }
 

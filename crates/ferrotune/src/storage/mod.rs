@@ -131,6 +131,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn trials_since(&self, study: StudyId, after: u64) -> Result<(Vec<FrozenTrial>, u64)>;
     /// Running trials of the study, read fresh (heartbeats included).
     fn running_trials(&self, study: StudyId) -> Result<Vec<FrozenTrial>>;
+    /// Checks the backend for damage (a truncated or overwritten file), so a
+    /// missing trial can be reported as corruption rather than a wrong number.
+    fn check_integrity(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The storage used when none is given: `ferrotune.db` in the working directory.

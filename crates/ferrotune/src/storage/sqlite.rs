@@ -96,7 +96,9 @@ fn uri_path(p: &Path) -> String {
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("stored {what} could not be read ({e}); the database may be damaged"))
+    Error::Storage(format!(
+        "stored {what} could not be read ('{e}'): the database is damaged, or was written by a newer ferrotune"
+    ))
 }
 
 impl SqliteStorage {
@@ -441,11 +443,12 @@ impl Storage for SqliteStorage {
         for id in ids {
             let Some(record) = Self::read_study(&conn, "id = ?1", &id)? else { continue };
             let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM trials WHERE study_id = ?1 GROUP BY state")?;
-            let mut counts: Vec<(TrialState, u64)> = stmt
-                .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                .filter_map(|r| r.ok())
-                .filter_map(|(s, n)| Some((TrialState::parse(&s)?, n as u64)))
-                .collect();
+            let mut counts: Vec<(TrialState, u64)> = vec![];
+            for row in stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (state, n) = row?;
+                let state = TrialState::parse(&state).ok_or_else(|| corrupt(&format!("trial state of study '{}'", record.name), &state))?;
+                counts.push((state, n as u64));
+            }
             counts.sort();
             let n_trials = counts.iter().map(|c| c.1).sum();
             out.push(StudySummary { record, n_trials, counts });
@@ -598,6 +601,21 @@ impl Storage for SqliteStorage {
         let trials = Self::load_trials(&tx, "t.study_id = ?1 AND t.seq > ?2", &[&study, &(after as i64)])?;
         tx.commit()?;
         Ok((trials, seq as u64))
+    }
+
+    fn check_integrity(&self) -> Result<()> {
+        let conn = self.conn();
+        let report: rusqlite::Result<Vec<String>> =
+            conn.prepare("PRAGMA quick_check").and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
+        match report {
+            Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+            Ok(lines) => Err(Error::Storage(format!(
+                "the database {} is damaged ({}); restore it from a backup",
+                self.path.display(),
+                lines.join("; ")
+            ))),
+            Err(e) => Err(Error::Storage(format!("the database {} is damaged ({e}); restore it from a backup", self.path.display()))),
+        }
     }
 
     fn running_trials(&self, study: StudyId) -> Result<Vec<FrozenTrial>> {

@@ -302,10 +302,14 @@ impl Study {
 
     /// A trial by number, read fresh from storage.
     pub fn trial(&self, number: u64) -> Result<FrozenTrial> {
-        self.inner
-            .storage
-            .get_trial_by_number(self.id(), number)?
-            .ok_or_else(|| Error::TrialNotFound { study: self.name().to_string(), number })
+        match self.inner.storage.get_trial_by_number(self.id(), number)? {
+            Some(t) => Ok(t),
+            None => {
+                // A trial we handed out that is gone means a damaged file.
+                self.inner.storage.check_integrity()?;
+                Err(Error::TrialNotFound { study: self.name().to_string(), number })
+            }
+        }
     }
 
     /// The best feasible complete trial of a single-objective study, if any.
@@ -378,6 +382,19 @@ impl Study {
     /// judged stale: an external worker may hold it as long as it likes.
     pub fn ask(&self) -> Result<Trial> {
         self.ask_as(None)
+    }
+
+    /// Like [`Study::ask`], for a worker that may vanish (a killed client
+    /// of `ferrotune ask`): if the trial is not told within `lease`, the
+    /// next writer to open the study, or a running `optimize`, marks it
+    /// failed ("stale") and it stops counting toward budgets.
+    pub fn ask_with_lease(&self, lease: std::time::Duration) -> Result<Trial> {
+        let mut t = self.ask()?;
+        if let Err(e) = t.set_system_attr(stale::LEASE_ATTR, serde_json::json!(lease.as_secs_f64())) {
+            let _ = self.inner.storage.finish_trial(t.id(), TrialState::Failed, None, Some(&e.to_string()));
+            return Err(e);
+        }
+        Ok(t)
     }
 
     pub(crate) fn ask_as(&self, owner: Option<&Owner>) -> Result<Trial> {

@@ -200,6 +200,11 @@ impl Trial {
         self.set_attr(AttrKind::User, key, v)
     }
 
+    /// Stores a system attribute (ferrotune's own bookkeeping, e.g. a lease).
+    pub fn set_system_attr(&mut self, key: &str, value: serde_json::Value) -> Result<()> {
+        self.set_attr(AttrKind::System, key, value)
+    }
+
     fn set_attr(&mut self, kind: AttrKind, key: &str, v: serde_json::Value) -> Result<()> {
         self.study.storage().set_trial_attr(self.frozen.id, kind, key, &v)?;
         match kind {
