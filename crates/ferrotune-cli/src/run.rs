@@ -151,14 +151,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             file.timeout.map(|t| format!(", timeout {}", humantime::format_duration(t))).unwrap_or_default(),
         ));
     }
-    let first_failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let first_failure: Arc<Mutex<Option<(u64, String)>>> = Arc::default();
     let opts = {
         let (bar, say, first_failure) = (bar.clone(), say.clone(), first_failure.clone());
         file.optimize_options().stop_flag(stop.clone()).on_trial_end(move |study, t| {
             if t.state == TrialState::Failed {
                 let mut f = first_failure.lock().unwrap_or_else(|e| e.into_inner());
                 if f.is_none() {
-                    *f = Some(format!("trial {}: {}", t.number, t.message.as_deref().unwrap_or("(no message)")));
+                    *f = Some((t.number, t.message.as_deref().unwrap_or("(no message)").to_string()));
                 }
             }
             if !show {
@@ -221,12 +221,16 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     if report.failed > 0 && report.complete == 0 && report.pruned == 0 {
-        let first = first_failure.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
-        anyhow::bail!(
-            "every trial of this run failed ({}); the first, {first}{}",
-            report.failed,
-            file.log_dir().map(|_| format!("\n(its whole output: ferrotune logs --study {} --trial N --storage {})", file.name, file.storage_url)).unwrap_or_default()
-        );
+        let (number, why) = first_failure.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        let logs = match (&file.objective, file.log_dir()) {
+            (ObjectiveKind::Command(_), Some(_)) => format!(
+                "; its whole output: ferrotune logs --study {} --trial {number} --storage {}",
+                shell_word(&file.name),
+                shell_word(&file.storage_url)
+            ),
+            _ => String::new(),
+        };
+        anyhow::bail!("every trial of this run failed ({}); the first, trial {number}: {why}{logs}", report.failed);
     }
     if let Some((task, threads)) = &trainer {
         crate::trainer::retrain_best(&file, task, &study, *threads)?;

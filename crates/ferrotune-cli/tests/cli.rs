@@ -1,64 +1,12 @@
 //! The `ferrotune` binary, end to end: real processes, real files.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ferrotune");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-    fn storage(&self) -> String {
-        format!("sqlite:///{}", self.path("t.db").display()).replacen("sqlite:////", "sqlite:////", 1)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-    fn ft(&self, args: &[&str]) -> Output {
-        Command::new(BIN).args(args).current_dir(self.dir.path()).env_remove("FERROTUNE_STORAGE").output().unwrap()
-    }
-    /// Runs with the test storage appended.
-    fn fts(&self, args: &[&str]) -> Output {
-        let s = self.storage();
-        let mut a: Vec<&str> = args.to_vec();
-        a.extend(["--storage", &s]);
-        self.ft(&a)
-    }
-    fn trials(&self, study: &str) -> Vec<Value> {
-        let out = self.fts(&["trials", "--study", study, "--format", "json"]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A user mistake: non-zero exit, one clear message, no panic trace.
-fn assert_user_error(out: &Output, needle: &str) {
-    let err = text(&out.stderr);
-    assert!(!out.status.success(), "expected failure; stderr: {err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
-}
 
 const SPACE: &str = r#"{"x": {"type": "float", "low": -5, "high": 10}, "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": true}, "units": {"type": "int", "low": 16, "high": 256, "step": 16}, "act": {"type": "categorical", "choices": ["relu", "tanh"]}}"#;
 
@@ -158,29 +106,6 @@ fn grid_ask_ends_with_exit_code_3() {
     let out = e.fts(&["ask", "--study", "g", "--space", "g.json", "--sampler", "grid"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("grid is exhausted: all 6 grid points"), "{}", text(&out.stderr));
-}
-
-fn study_file(e: &Env, name: &str, extra_space: &str, objective: &str, budget: &str) -> PathBuf {
-    e.write(
-        &format!("{name}.toml"),
-        &format!(
-            r#"
-[study]
-name = "{name}"
-direction = "minimize"
-seed = 5
-[budget]
-{budget}
-[objective]
-{objective}
-[space.x]
-type = "float"
-low = -2
-high = 2
-{extra_space}
-"#
-        ),
-    )
 }
 
 #[test]
@@ -323,11 +248,6 @@ fn ctrl_c_marks_the_running_trial_interrupted_and_stops_its_program() {
     e.write("slow.py", "print('ferrotune: value=1')\n");
     assert!(e.fts(&["run", f.to_str().unwrap(), "--quiet"]).status.success());
     assert_eq!(e.trials("slow").len(), 4);
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 #[test]

@@ -197,7 +197,7 @@ impl StudyFile {
 
     /// Parses study-file text; `path` locates relative objective paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| Error::InvalidSpec(e.to_string().trim_end().to_string()))?;
+        let raw: RawFile = toml::from_str(text).map_err(|e| Error::InvalidSpec(toml_error(text, &e)))?;
         let directions = match (&raw.study.direction, &raw.study.directions) {
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidSpec("[study] has both `direction` and `directions`; keep one".into()))
@@ -360,6 +360,21 @@ impl StudyFile {
     /// The directory of the study file (relative paths in it start here).
     pub fn base_dir(&self) -> PathBuf {
         base_dir_of(&self.path)
+    }
+}
+
+/// A TOML error on one line: where, then what (the toml crate's own text
+/// spans five lines with a drawing of the spot).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
     }
 }
 

@@ -273,7 +273,7 @@ impl Group {
         // died) it kills the group. Its own group, so a terminal's Ctrl-C
         // does not take it first.
         let watcher = Command::new("/bin/sh")
-            .args(["-c", "read _line; kill -9 -- -\"$1\" 2>/dev/null", "ferrotune-watch", &pgid.to_string()])
+            .args(["-c", "read _line; kill -KILL -\"$1\" 2>/dev/null", "ferrotune-watch", &pgid.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
