@@ -531,6 +531,14 @@ fn predict_scores_a_saved_csv_model_and_explains_mistakes() {
     let acc: f64 = stderr.lines().find_map(|l| l.strip_prefix("accuracy: ")).unwrap().parse().unwrap();
     assert!(acc > 0.9, "{stderr}");
 
+    // The model's target column in the file, without --target: it is not
+    // taken for a feature (issue 10 §5); the rows are scored against it.
+    let out = env.ft(&["predict", "--model", "m", "--path", data.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("column 'kind' is the model's target") && stderr.contains("accuracy: "), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 200);
+
     // New rows without labels: only predictions.
     let new = env.write("new.csv", "a,b\n0.9,0.9\n0.05,0.1\n");
     let out = env.ft(&["predict", "--model", "m", "--path", new.to_str().unwrap()]);

@@ -65,14 +65,7 @@ fn killing_ferrotune_kills_its_trials_programs() {
     // A shell that starts the "training" as a grandchild and waits for it.
     executable(&e, "train.sh", "#!/bin/sh\nsleep 300 &\necho $! > grandchild\nwait\n");
     let f = study_file(&e, "orphan", "", "command = [\"./train.sh\"]", "n_trials = 1");
-    let s = e.storage();
-    let mut child = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
-        .current_dir(e.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = e.spawn_run(&f, &["--quiet"], &[]);
     wait_for(&e.path("grandchild"), 20);
     std::thread::sleep(Duration::from_millis(200));
     let pid = std::fs::read_to_string(e.path("grandchild")).unwrap();
@@ -88,14 +81,7 @@ fn a_second_ctrl_c_kills_the_programs_before_exiting() {
     let e = Env::new();
     executable(&e, "stubborn.sh", "#!/bin/sh\ntrap '' TERM INT\necho $$ > pid\nwhile true; do sleep 1; done\n");
     let f = study_file(&e, "stub", "", "command = [\"./stubborn.sh\"]", "n_trials = 1");
-    let s = e.storage();
-    let mut child = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s])
-        .current_dir(e.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = e.spawn_run(&f, &[], &[]);
     wait_for(&e.path("pid"), 20);
     std::thread::sleep(Duration::from_millis(200));
     unsafe { libc_kill(child.id() as i32, 2) };
@@ -181,15 +167,7 @@ fn parameter_files_of_dead_runs_are_swept() {
     std::fs::create_dir(&tmp).unwrap();
     executable(&e, "obj.sh", "#!/bin/sh\ndirname \"$FERROTUNE_PARAMS_FILE\" > dir\nsleep 300\n");
     let f = study_file(&e, "p", "", "command = [\"./obj.sh\"]", "n_trials = 1");
-    let s = e.storage();
-    let mut child = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
-        .env("TMPDIR", &tmp)
-        .current_dir(e.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = e.spawn_run(&f, &["--quiet"], &[("TMPDIR", tmp.as_path())]);
     wait_for(&e.path("dir"), 20);
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();
@@ -199,12 +177,7 @@ fn parameter_files_of_dead_runs_are_swept() {
     assert!(dir.starts_with(&tmp) && dir.is_dir(), "{}", dir.display());
     // The next run removes the dead run's directory, and leaves none itself.
     executable(&e, "obj.sh", "#!/bin/sh\necho ferrotune: value=1\n");
-    let out = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet", "--n-trials", "2"])
-        .env("TMPDIR", &tmp)
-        .current_dir(e.dir.path())
-        .output()
-        .unwrap();
+    let out = e.spawn_run(&f, &["--quiet", "--n-trials", "2"], &[("TMPDIR", tmp.as_path())]).wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!dir.exists(), "the dead run's directory was not swept");
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().filter(|d| d.path().read_dir().unwrap().next().is_some()).collect();
@@ -224,13 +197,7 @@ fn another_pid_namespace_neither_writes_nor_kills_live_trials() {
     executable(&e, "obj.sh", "#!/bin/sh\ntouch started\nwhile [ ! -f release ]; do sleep 0.1; done\necho ferrotune: value=2\n");
     let f = study_file(&e, "ns", "", "command = [\"./obj.sh\"]", "n_trials = 1");
     let s = e.storage();
-    let mut child = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
-        .current_dir(e.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = e.spawn_run(&f, &["--quiet"], &[]);
     wait_for(&e.path("started"), 20);
     let db = e.path("t.db");
     let before = std::fs::read(&db).unwrap();
@@ -302,18 +269,7 @@ fn enqueued_trials_run_once_are_retried_when_their_worker_dies_and_are_checked()
     for round in 0..3 {
         let name = format!("q{round}");
         let f = e.write(&format!("{name}.toml"), &format!("{}{enq}", std::fs::read_to_string(study_file(&e, &name, "", ok, "n_trials = 8")).unwrap()));
-        let s = e.storage();
-        let children: Vec<_> = (0..8)
-            .map(|_| {
-                Command::new(BIN)
-                    .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
-                    .current_dir(e.dir.path())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let children: Vec<_> = (0..8).map(|_| e.spawn_run(&f, &["--quiet"], &[])).collect();
         for c in children {
             let out = c.wait_with_output().unwrap();
             assert!(out.status.success(), "{}", text(&out.stderr));
@@ -325,14 +281,7 @@ fn enqueued_trials_run_once_are_retried_when_their_worker_dies_and_are_checked()
     // kill -9 while the enqueued trial runs: the next run retries it.
     executable(&e, "obj.sh", "#!/bin/sh\nif [ \"$FERROTUNE_PARAM_X\" = 0.5 ] && [ ! -f once ]; then touch once; sleep 300; fi\necho ferrotune: value=1\n");
     let f = e.write("k.toml", &format!("{}{enq}", std::fs::read_to_string(study_file(&e, "k", "", "command = [\"./obj.sh\"]", "n_trials = 2")).unwrap()));
-    let s = e.storage();
-    let mut child = Command::new(BIN)
-        .args(["run", f.to_str().unwrap(), "--storage", &s, "--quiet"])
-        .current_dir(e.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = e.spawn_run(&f, &["--quiet"], &[]);
     wait_for(&e.path("once"), 20);
     child.kill().unwrap();
     child.wait().unwrap();

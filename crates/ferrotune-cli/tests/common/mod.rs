@@ -35,6 +35,22 @@ impl Env {
     pub fn ft(&self, args: &[&str]) -> Output {
         Command::new(BIN).args(args).current_dir(self.dir.path()).env_remove("FERROTUNE_STORAGE").output().unwrap()
     }
+    /// Starts `ferrotune run FILE` with the test storage in the background
+    /// (output discarded unless `stderr` is piped by the caller later).
+    pub fn spawn_run(&self, file: &Path, extra: &[&str], env: &[(&str, &Path)]) -> std::process::Child {
+        let s = self.storage();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", file.to_str().unwrap(), "--storage", &s])
+            .args(extra)
+            .current_dir(self.dir.path())
+            .env_remove("FERROTUNE_STORAGE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    }
     /// Runs with the test storage appended.
     pub fn fts(&self, args: &[&str]) -> Output {
         let s = self.storage();

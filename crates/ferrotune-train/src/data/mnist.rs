@@ -242,6 +242,39 @@ mod tests {
         assert!(e.contains("[2] labels for 3 images"), "{e}");
     }
 
+    /// Issue 10 §1: offline, the error says exactly what to do.
+    #[cfg(feature = "download")]
+    #[test]
+    fn a_failed_download_says_how_to_get_the_data() {
+        // A port nothing listens on: the download fails at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let cache = tempfile::tempdir().unwrap();
+        let loc = DataLocation {
+            data_dir: None,
+            cache_dir: cache.path().to_path_buf(),
+            download: true,
+            mirror: Some(format!("http://127.0.0.1:{port}")),
+        };
+        let e = load(ImageSet::Mnist, &loc).unwrap_err().to_string();
+        assert!(e.contains("download failed"), "{e}");
+        assert!(e.contains("by hand into") && e.contains(&cache.path().join("mnist").display().to_string()), "{e}");
+        assert!(e.contains("FERROTUNE_DATA_DIR=DIR") && e.contains("FERROTUNE_DATA_DIR=fixtures/data"), "{e}");
+    }
+
+    /// The subsets the repository ships for offline tests load as the real
+    /// sets do (fixtures/README.md).
+    #[test]
+    fn the_shipped_fixtures_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/data");
+        let loc = DataLocation { data_dir: Some(root), cache_dir: "/nonexistent".into(), download: false, mirror: None };
+        for (set, train, test) in [(ImageSet::Mnist, 3000, 1000), (ImageSet::FashionMnist, 1000, 500)] {
+            let d = load(set, &loc).unwrap();
+            assert_eq!((d.train.len(), d.test.len(), d.train.n_features), (train, test, 784), "{set:?}");
+            let Targets::Classes { labels, .. } = &d.train.targets else { panic!() };
+            assert_eq!((0..10).filter(|c| labels.contains(c)).count(), 10, "{set:?}: every class present");
+        }
+    }
+
     /// The download path, against a local HTTP server standing in for a mirror.
     #[cfg(feature = "download")]
     #[test]
