@@ -150,13 +150,32 @@ fn reserved_and_colliding_parameter_names_are_refused_at_load() {
 
 /// §2.7: a huge line without a newline was buffered whole.
 #[test]
-fn a_huge_line_is_drained_and_the_trial_completes() {
+fn a_huge_line_is_drained_without_being_kept_and_the_trial_completes() {
     let e = Env::new();
-    executable(&e, "obj.sh", "#!/bin/sh\nhead -c 30000000 /dev/zero | tr '\\0' x\necho\necho ferrotune: value=3\n");
+    // 200 MB on one line, then a pause to measure ferrotune's peak memory.
+    executable(
+        &e,
+        "obj.sh",
+        "#!/bin/sh\nhead -c 200000000 /dev/zero | tr '\\0' x\necho\ntouch printed\nsleep 1\necho ferrotune: value=3\n",
+    );
     let f = study_file(&e, "h", "", "command = [\"./obj.sh\"]", "n_trials = 1");
-    let out = run_file(&e, &f, &[]);
+    let child = e.spawn_run(&f, &["--quiet"], &[]);
+    wait_for(&e.path("printed"), 60);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(e.trials("h")[0]["values"], serde_json::json!([3.0]));
+    assert!(peak_kb < 120_000, "ferrotune's peak memory was {peak_kb} kB while a 200 MB line went by");
+    // The trial's log keeps at most 100 MiB, and says where it stopped.
+    let log = e.path("t.db.logs/h/trial-0.log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(len > 100 << 20 && len < (100 << 20) + 200, "{len}");
 }
 
 /// §2.8: parameter files leaked in the temporary directory after kill -9.

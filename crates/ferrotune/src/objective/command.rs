@@ -238,17 +238,33 @@ fn sweep_dead_run_dirs(tmp: &Path) {
     }
 }
 
+/// The most a trial's log file keeps (a runaway program must not fill the
+/// disk beside the database); the rest is counted, not kept.
+pub const MAX_LOG_BYTES: u64 = 100 << 20;
+
 /// Where a trial's output goes: the log file and the caller's sink.
 struct Output {
     trial: u64,
-    file: Option<Mutex<std::fs::File>>,
+    /// The log file and the bytes written to it so far.
+    file: Option<Mutex<(std::fs::File, u64)>>,
     sink: Option<OutputSink>,
 }
 
 impl Output {
     fn raw(&self, bytes: &[u8]) {
         if let Some(f) = &self.file {
-            let _ = f.lock().unwrap_or_else(|e| e.into_inner()).write_all(bytes);
+            let mut g = f.lock().unwrap_or_else(|e| e.into_inner());
+            let (file, written) = &mut *g;
+            if *written >= MAX_LOG_BYTES {
+                return;
+            }
+            let room = (MAX_LOG_BYTES - *written) as usize;
+            let keep = &bytes[..bytes.len().min(room)];
+            let _ = file.write_all(keep);
+            *written += keep.len() as u64;
+            if *written >= MAX_LOG_BYTES {
+                let _ = write!(file, "\n[ferrotune: the log stops here, at {} MiB; the program's output went on]\n", MAX_LOG_BYTES >> 20);
+            }
         }
     }
     fn line(&self, line: &[u8]) {
@@ -474,7 +490,7 @@ impl CommandObjective {
                 let f = std::fs::create_dir_all(d).and_then(|_| std::fs::File::create(&path)).map_err(|e| {
                     ObjectiveError::msg(format!("cannot write the trial's log file {}: {e}", path.display()))
                 })?;
-                Some(Mutex::new(f))
+                Some(Mutex::new((f, 0)))
             }
             None => None,
         };
