@@ -367,6 +367,21 @@ fn a_damaged_database_is_named_as_such() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("damaged") || text(&out.stderr).contains("malformed"), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("panicked"));
+
+    // Truncated while a client holds an asked trial: telling it names the
+    // damage instead of "has no trial number".
+    let e = Env::new();
+    e.write("space.json", SPACE);
+    for _ in 0..200 {
+        e.fts(&["ask", "--study", "tr", "--space", "space.json"]);
+    }
+    let db = e.path("t.db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&db).unwrap().set_len(len / 2).unwrap();
+    let out = e.fts(&["tell", "--study", "tr", "--trial", "199", "--value", "1"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("damaged") || err.contains("malformed"), "{err}");
 }
 
 /// Edits an SQLite file with Python's sqlite3 (the tests have no SQLite of
