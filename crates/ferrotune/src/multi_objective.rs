@@ -1,16 +1,13 @@
 //! Pareto dominance for studies with several directions.
 
-use crate::study::Direction;
+use crate::direction::Direction;
 
 /// Whether `a` Pareto-dominates `b`: no worse in every objective, strictly
 /// better in at least one.
 pub fn dominates(a: &[f64], b: &[f64], directions: &[Direction]) -> bool {
     let mut strictly = false;
     for ((x, y), d) in a.iter().zip(b).zip(directions) {
-        let (x, y) = match d {
-            Direction::Minimize => (*x, *y),
-            Direction::Maximize => (-*x, -*y),
-        };
+        let (x, y) = (d.loss(*x), d.loss(*y));
         if x > y {
             return false;
         }

@@ -28,7 +28,8 @@ pub use wilcoxon::{signed_rank_p_greater, WilcoxonPruner};
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::study::{Direction, Study};
+use crate::direction::Direction;
+use crate::study::Study;
 use crate::trial::FrozenTrial;
 
 /// Decides whether `trial` (running, with its reports so far) should stop.
@@ -54,11 +55,7 @@ impl<P: Pruner + ?Sized> Pruner for Arc<P> {
 
 /// The best non-NaN value in the direction, or `None` if there is none.
 pub(crate) fn best_of(values: impl IntoIterator<Item = f64>, d: Direction) -> Option<f64> {
-    let vals = values.into_iter().filter(|v| !v.is_nan());
-    match d {
-        Direction::Minimize => vals.reduce(f64::min),
-        Direction::Maximize => vals.reduce(f64::max),
-    }
+    values.into_iter().filter(|v| !v.is_nan()).reduce(|a, b| if d.better(b, a) { b } else { a })
 }
 
 /// The best of a trial's intermediate values so far (NaN if all are NaN).

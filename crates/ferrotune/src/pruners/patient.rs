@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{best_of, Pruner};
 use crate::error::{Error, Result};
-use crate::study::{Direction, Study};
+use crate::study::Study;
 use crate::trial::FrozenTrial;
 
 pub struct PatientPruner {
@@ -44,18 +44,11 @@ impl Pruner for PatientPruner {
         }
         // Best value before the last `patience` reports vs best within them.
         let (older, window) = values.split_at(values.len() - self.patience);
-        let better = |a: f64, b: f64| match study.direction() {
-            Direction::Minimize => a < b - self.min_delta,
-            Direction::Maximize => a > b + self.min_delta,
-        };
+        let d = study.direction();
         // No usable value counts as the worst possible one.
-        let worst = match study.direction() {
-            Direction::Minimize => f64::INFINITY,
-            Direction::Maximize => f64::NEG_INFINITY,
-        };
-        let pick = |xs: &[f64]| best_of(xs.iter().copied(), study.direction()).unwrap_or(worst);
+        let pick = |xs: &[f64]| best_of(xs.iter().copied(), d).unwrap_or(d.worst());
         let (best_old, best_new) = (pick(older), pick(window));
-        let stalled = !better(best_new, best_old);
+        let stalled = !d.improves(best_new, best_old, self.min_delta);
         if !stalled {
             return Ok(false);
         }

@@ -5,7 +5,8 @@
 
 use super::{best_so_far, Pruner};
 use crate::error::{Error, Result};
-use crate::study::{Direction, Study};
+use crate::direction::Direction;
+use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
 /// Prunes when the trial's best intermediate value is worse than the
@@ -80,9 +81,6 @@ impl Pruner for PercentilePruner {
         }
         let q = if d == Direction::Minimize { self.percentile } else { 100.0 - self.percentile };
         let p = percentile(&mut at_step, q);
-        Ok(match d {
-            Direction::Minimize => best > p,
-            Direction::Maximize => best < p,
-        })
+        Ok(d.better(p, best))
     }
 }

@@ -10,7 +10,7 @@
 use super::Pruner;
 use crate::error::{Error, Result};
 use crate::storage::AttrKind;
-use crate::study::{Direction, Study};
+use crate::study::Study;
 use crate::trial::FrozenTrial;
 
 /// ASHA. `bracket` tags the rung records, so Hyperband can run several
@@ -86,11 +86,11 @@ impl SuccessiveHalvingPruner {
             if competing.len() <= self.bootstrap_count {
                 return Ok(true);
             }
-            let minimize = study.direction() == Direction::Minimize;
-            competing.sort_by(|a, b| if minimize { a.total_cmp(b) } else { b.total_cmp(a) });
+            let d = study.direction();
+            competing.sort_by(|a, b| d.loss(*a).total_cmp(&d.loss(*b)));
             // The top 1/η continue; the very first competitor always does.
             let idx = (competing.len() / self.reduction_factor as usize).max(1) - 1;
-            let promotable = if minimize { value <= competing[idx] } else { value >= competing[idx] };
+            let promotable = d.loss(value) <= d.loss(competing[idx]);
             if !promotable {
                 return Ok(true);
             }

@@ -12,7 +12,7 @@
 
 use super::Pruner;
 use crate::error::{Error, Result};
-use crate::study::{Direction, Study};
+use crate::study::Study;
 use crate::trial::FrozenTrial;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -104,7 +104,7 @@ impl Pruner for WilcoxonPruner {
             return Ok(false);
         }
         let Some(best) = study.best_trial()? else { return Ok(false) };
-        let sign = if study.direction() == Direction::Minimize { 1.0 } else { -1.0 };
+        let sign = study.direction().sign();
         let diffs: Vec<f64> = trial
             .intermediate_values
             .iter()

@@ -27,7 +27,7 @@ use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::math::norm_ppf;
 use crate::rng::{fresh_seed, rng_for};
-use crate::study::{Direction, Study};
+use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
 /// A standard normal draw by inverting the CDF of a uniform in (0, 1).
@@ -340,7 +340,7 @@ impl CmaEsSampler {
     /// The state after every finished generation of the stored trials:
     /// (restart, state). The cache is advanced in place.
     fn replay(&self, study: &Study, space_key: &str, axes: &[UnitAxis]) -> Result<(u32, Cma)> {
-        let sign = if study.direction() == Direction::Maximize { -1.0 } else { 1.0 };
+        let sign = study.direction().sign();
         let trials = study.trials()?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if !cache.as_ref().is_some_and(|c| c.study == study.id() && c.space == space_key) {

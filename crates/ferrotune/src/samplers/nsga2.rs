@@ -87,7 +87,7 @@ fn key_values(study: &Study, t: &FrozenTrial) -> Vec<f64> {
     t.values.clone().unwrap_or_default()
         .iter()
         .zip(study.directions())
-        .map(|(v, d)| if *d == crate::Direction::Minimize { *v } else { -*v })
+        .map(|(v, d)| d.loss(*v))
         .collect()
 }
 

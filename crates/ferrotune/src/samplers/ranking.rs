@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::multi_objective::dominates;
-use crate::study::Direction;
+use crate::direction::Direction;
 use crate::trial::{FrozenTrial, TrialState};
 
 /// Sum of positive constraint values (0 when feasible or unconstrained).
@@ -21,7 +21,7 @@ pub type RankKey = (f64, u8, f64, f64);
 /// A single-objective sort key (TPE keeps its trials sorted by it, ties
 /// by trial number).
 pub fn key(t: &FrozenTrial, d: Direction) -> RankKey {
-    let sign = if d == Direction::Minimize { 1.0 } else { -1.0 };
+    let sign = d.sign();
     match t.state {
         TrialState::Complete => (violation(t), 0, 0.0, sign * t.value().unwrap_or(f64::INFINITY)),
         // Pruned trials rank after complete ones: further along is better,

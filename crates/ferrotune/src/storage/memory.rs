@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
-use crate::study::Direction;
+use crate::direction::Direction;
 use crate::trial::{now_unix, FrozenTrial, Owner, ParamRecord, TrialState};
 
 /// Keeps studies in memory behind one lock. Every operation is atomic.

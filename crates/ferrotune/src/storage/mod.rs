@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::distribution::{Distribution, ParamValue};
 use crate::error::{Error, Result};
-use crate::study::Direction;
+use crate::direction::Direction;
 use crate::trial::{FrozenTrial, Owner, TrialState};
 
 /// Storage-wide study identifier.

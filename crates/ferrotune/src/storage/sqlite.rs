@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
-use crate::study::Direction;
+use crate::direction::Direction;
 use crate::trial::{now_unix, FrozenTrial, Owner, ParamRecord, TrialState};
 
 /// Bump when the tables change; [`SqliteStorage::open`] refuses other versions.

@@ -4,13 +4,14 @@ mod optimize;
 mod stale;
 mod trial_handle;
 
+pub use crate::direction::Direction;
 pub use optimize::{counts_toward_budget, Optimize, OptimizeReport, StopReason, TrialCallback, MAX_JOBS};
 pub use stale::{HEARTBEAT_INTERVAL, LEASE_ATTR, STALE_AFTER};
 pub(crate) use stale::{process_tag_is_dead, this_process_tag};
 pub use trial_handle::{FloatSuggestion, IntSuggestion, Trial};
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
 use crate::distribution::ParamValue;
@@ -20,41 +21,6 @@ use crate::pruners::{NopPruner, Pruner};
 use crate::samplers::{RandomSampler, Sampler};
 use crate::storage::{AttrKind, InMemoryStorage, NewTrial, Storage, StudyRecord};
 use crate::trial::{FrozenTrial, Owner, TrialState};
-
-/// Whether an objective is to be made small or large.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Minimize,
-    Maximize,
-}
-
-impl Direction {
-    /// Parses `minimize`/`maximize` (also `min`/`max`).
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "minimize" | "min" => Ok(Direction::Minimize),
-            "maximize" | "max" => Ok(Direction::Maximize),
-            _ => Err(Error::InvalidSpec(format!("direction '{s}' is not 'minimize' or 'maximize'"))),
-        }
-    }
-    /// Whether `a` is strictly better than `b`.
-    pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            Direction::Minimize => a < b,
-            Direction::Maximize => a > b,
-        }
-    }
-}
-
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Direction::Minimize => "minimize",
-            Direction::Maximize => "maximize",
-        })
-    }
-}
 
 /// System attribute of a trial enqueued again after its first run died:
 /// the number of the trial it repeats.

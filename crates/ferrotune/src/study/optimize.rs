@@ -314,13 +314,7 @@ impl Study {
         let mut since = 0;
         for t in self.trials()?.iter().filter(|t| t.state == TrialState::Complete && t.is_feasible()) {
             let Some(v) = t.value() else { continue };
-            let improved = match best {
-                None => true,
-                Some(b) => match d {
-                    crate::Direction::Minimize => v < b - min_delta,
-                    crate::Direction::Maximize => v > b + min_delta,
-                },
-            };
+            let improved = best.is_none_or(|b| d.improves(v, b, min_delta));
             if improved {
                 best = Some(v);
                 since = 0;

@@ -46,7 +46,7 @@ use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::math::{log_norm_cdf, norm_pdf};
 use crate::rng::{combine, fresh_seed, rng_for};
-use crate::study::{Direction, Study};
+use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
 const ATTR: &str = "gp";
@@ -373,7 +373,7 @@ impl Sampler for GpSampler {
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
         let trials = study.trials()?;
-        let sign = if study.direction() == Direction::Maximize { -1.0 } else { 1.0 };
+        let sign = study.direction().sign();
         let has = |t: &FrozenTrial| space.iter().all(|(k, d)| t.params.get(k).is_some_and(|p| &p.distribution == d));
         let observed: Vec<&Arc<FrozenTrial>> = trials
             .iter()
