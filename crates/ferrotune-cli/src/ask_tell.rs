@@ -68,8 +68,7 @@ pub struct TellArgs {
     message: Option<String>,
 }
 
-const SEED_ATTR: &str = "seed";
-const SAMPLER_ATTR: &str = "sampler";
+use ferrotune::attrs::{STUDY_SAMPLER as SAMPLER_ATTR, STUDY_SEED as SEED_ATTR};
 
 pub fn ask(a: AskArgs, quiet: bool) -> Result<()> {
     let space = SpaceSpec::from_json_file(&a.space)?;

@@ -39,6 +39,7 @@
 // Published constants (Acklam's, Cody-Waite's) are kept digit for digit.
 #![allow(clippy::excessive_precision)]
 
+pub mod attrs;
 pub mod direction;
 pub mod distribution;
 mod error;

@@ -65,11 +65,7 @@ impl ParamRecord {
     }
 }
 
-/// System attribute holding a trial's constraint values.
-pub const CONSTRAINTS_ATTR: &str = "constraints";
-/// System attribute holding multi-objective intermediate values: a JSON map
-/// from step to the vector reported there.
-pub const REPORTS_ATTR: &str = "reports";
+pub use crate::attrs::{CONSTRAINTS as CONSTRAINTS_ATTR, REPORTS as REPORTS_ATTR};
 
 /// The process that runs a trial, so a dead worker's trials can be found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ impl Default for SuccessiveHalvingPruner {
 }
 
 pub(crate) fn rung_key(bracket: u32, rung: u32) -> String {
-    format!("sh:{bracket}:rung{rung}")
+    crate::attrs::rung(bracket, rung)
 }
 
 impl SuccessiveHalvingPruner {

@@ -35,7 +35,7 @@ fn std_normal(rng: &mut impl Rng) -> f64 {
     norm_ppf(rng.random::<f64>().max(f64::MIN_POSITIVE))
 }
 
-const ATTR: &str = "cma";
+use crate::attrs::CMA as ATTR;
 
 /// CMA-ES options. `None` fields take the standard defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

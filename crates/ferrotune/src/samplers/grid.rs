@@ -9,7 +9,7 @@ use crate::rng::combine;
 use crate::study::Study;
 use crate::trial::FrozenTrial;
 
-const GRID_ID: &str = "grid_id";
+use crate::attrs::GRID_ID;
 
 /// Visits the Cartesian product of per-parameter value lists. Each trial is
 /// given one grid point when it starts (stored as its `grid_id`); points

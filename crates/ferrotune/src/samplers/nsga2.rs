@@ -33,7 +33,7 @@ use crate::rng::{fresh_seed, rng_for};
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
-const ATTR: &str = "nsga2:generation";
+use crate::attrs::NSGA2_GENERATION as ATTR;
 
 /// NSGA-II options (Deb 2002's operators and constants).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

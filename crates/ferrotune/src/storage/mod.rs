@@ -86,8 +86,7 @@ pub struct NewTrial {
     pub owner: Option<Owner>,
 }
 
-/// System attribute of an enqueued trial: the parameters it was enqueued with.
-pub const FIXED_PARAMS_ATTR: &str = "fixed_params";
+pub use crate::attrs::FIXED_PARAMS as FIXED_PARAMS_ATTR;
 
 /// The seam between the tuner and a database. See the module docs for the
 /// guarantees every implementation gives.

@@ -22,12 +22,7 @@ use crate::samplers::{RandomSampler, Sampler};
 use crate::storage::{AttrKind, InMemoryStorage, NewTrial, Storage, StudyRecord};
 use crate::trial::{FrozenTrial, Owner, TrialState};
 
-/// System attribute of a trial enqueued again after its first run died:
-/// the number of the trial it repeats.
-pub const RETRIED_FROM_ATTR: &str = "retried_from";
-/// Study system attribute: the declarative search space it runs
-/// ([`crate::space::SpaceSpec::to_value`]).
-pub const SPACE_ATTR: &str = "space";
+pub use crate::attrs::{RETRIED_FROM as RETRIED_FROM_ATTR, STUDY_SPACE as SPACE_ATTR};
 /// How often an enqueued trial whose worker died is enqueued again.
 pub const MAX_ENQUEUED_RETRIES: usize = 2;
 
@@ -505,6 +500,12 @@ impl Study {
         let mut failed = vec![];
         for t in self.inner.storage.running_trials(self.id())? {
             if let Some(why) = stale::why_stale(&t, &self.inner.owner) {
+                let kind = crate::attrs::FailureKind::Stale.as_str().into();
+                match self.inner.storage.set_trial_attr(t.id, AttrKind::System, crate::attrs::FAILURE, &kind) {
+                    Ok(()) => {}
+                    Err(Error::TrialFinished { .. }) => continue, // someone else got there first
+                    Err(e) => return Err(e),
+                }
                 match self.inner.storage.finish_trial(t.id, TrialState::Failed, None, Some(&why)) {
                     Ok(_) => {
                         failed.push(t.number);
@@ -520,12 +521,12 @@ impl Study {
 
     /// Enqueues a stale enqueued trial's parameters again (see above).
     fn retry_enqueued(&self, t: &FrozenTrial) -> Result<()> {
-        let Some(fixed) = t.system_attrs.get(crate::storage::FIXED_PARAMS_ATTR) else { return Ok(()) };
+        let Some(fixed) = crate::attrs::fixed_params(t) else { return Ok(()) };
         let mut retries = 0;
-        let mut cur = t.system_attrs.get(RETRIED_FROM_ATTR).and_then(|v| v.as_u64());
+        let mut cur = crate::attrs::retried_from(t);
         while let Some(n) = cur {
             retries += 1;
-            cur = self.trial(n).ok().and_then(|p| p.system_attrs.get(RETRIED_FROM_ATTR).and_then(|v| v.as_u64()));
+            cur = self.trial(n).ok().and_then(|p| crate::attrs::retried_from(&p));
         }
         if retries >= MAX_ENQUEUED_RETRIES {
             return Ok(());

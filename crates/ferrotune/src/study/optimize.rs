@@ -268,6 +268,10 @@ impl Study {
                 Ok(Err(ObjectiveError::Failed(m))) => TellOutcome::Failed(Some(m)),
                 Err(panic) => TellOutcome::Failed(Some(format!("objective panicked: {}", panic_message(&panic)))),
             };
+            if matches!(&outcome, TellOutcome::Failed(Some(m)) if m.starts_with("interrupted")) {
+                // The kind, not the message, keeps it out of the budget.
+                let _ = trial.set_system_attr(crate::attrs::FAILURE, crate::attrs::FailureKind::Interrupted.as_str().into());
+            }
             let outcome = match outcome {
                 TellOutcome::Values(v) if v.len() != self.directions().len() => TellOutcome::Failed(Some(format!(
                     "objective returned {} value(s), but the study has {} direction(s)",
@@ -334,10 +338,7 @@ impl Study {
 /// worker died (re-running after a crash should finish the budget).
 pub fn counts_toward_budget(t: &FrozenTrial) -> bool {
     match t.state {
-        TrialState::Failed => {
-            let m = t.message.as_deref().unwrap_or("");
-            !(m.starts_with("interrupted") || m.starts_with("stale"))
-        }
+        TrialState::Failed => crate::attrs::FailureKind::of(t).is_none(),
         TrialState::Waiting => false,
         _ => true,
     }

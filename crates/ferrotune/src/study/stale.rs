@@ -23,7 +23,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(300);
 
 /// System attribute of an asked trial: seconds it may stay running without
 /// being told before it is judged stale (`ferrotune ask --lease`).
-pub const LEASE_ATTR: &str = "lease_s";
+pub use crate::attrs::LEASE as LEASE_ATTR;
 
 pub(crate) fn this_process() -> Owner {
     let pid = std::process::id();
@@ -58,7 +58,7 @@ fn pid_space() -> Option<String> {
 pub(crate) fn why_stale(t: &FrozenTrial, me: &Owner) -> Option<String> {
     let silent = now_unix() - t.heartbeat.or(t.started_at)?;
     let Some(owner) = t.owner.as_ref() else {
-        let lease = t.system_attrs.get(LEASE_ATTR)?.as_f64()?;
+        let lease = crate::attrs::lease(t)?;
         return (silent > lease).then(|| {
             format!("stale: asked {silent:.0} s ago and never told (its lease was {lease:.0} s)")
         });

@@ -49,7 +49,7 @@ use crate::rng::{combine, fresh_seed, rng_for};
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
 
-const ATTR: &str = "gp";
+use crate::attrs::GP as ATTR;
 
 /// Which acquisition strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
