@@ -68,7 +68,7 @@ pub struct TellArgs {
     message: Option<String>,
 }
 
-use ferrotune::attrs::{STUDY_SAMPLER as SAMPLER_ATTR, STUDY_SEED as SEED_ATTR};
+use ferrotune::attrs::STUDY_SAMPLER as SAMPLER_ATTR;
 
 pub fn ask(a: AskArgs, quiet: bool) -> Result<()> {
     let space = SpaceSpec::from_json_file(&a.space)?;
@@ -80,21 +80,11 @@ pub fn ask(a: AskArgs, quiet: bool) -> Result<()> {
     if !directions.is_empty() {
         builder = builder.directions(directions);
     }
-    // Open once to learn (or store) the seed and sampler, then build the real sampler.
-    let study = builder.load_or_create()?;
+    // The seed is kept with the study, so later asks continue one sequence.
+    let seed = builder.seed(a.seed)?;
+    let study = Study::builder(&a.study).storage(storage.clone()).load()?;
     study.check_space(&space, a.allow_space_change)?;
     let attrs = study.system_attrs()?;
-    let seed = match a.seed {
-        Some(s) => s,
-        None => match attrs.get(SEED_ATTR).and_then(|v| v.as_u64()) {
-            Some(s) => s,
-            None => {
-                let s = ferrotune::rng::fresh_seed() >> 11; // fits a JSON number exactly
-                study.set_system_attr(SEED_ATTR, &s.into())?;
-                s
-            }
-        },
-    };
     match attrs.get(SAMPLER_ATTR).and_then(|v| v.as_str()) {
         None => study.set_system_attr(SAMPLER_ATTR, &a.sampler.clone().into())?,
         Some(stored) if stored != a.sampler && !quiet => {

@@ -181,15 +181,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         })
     };
     let (report, trainer) = match &file.objective {
-        ObjectiveKind::Trainer(spec) => {
-            let task = crate::trainer::load_task(&file, spec)?;
-            let threads = task.spec.threads.unwrap_or_else(|| crate::trainer::threads_per_trial(file.n_jobs));
-            let bars = bar.as_ref().map(|pb| {
+        ObjectiveKind::Trainer(_) => {
+            let task = crate::trainer::load_task(&file)?;
+            let threads = ferrotune_train::tune::threads(&file, &task);
+            let progress = bar.as_ref().map(|pb| {
                 let m = MultiProgress::new();
                 m.add(pb.clone());
-                m
+                crate::trainer::progress_bars(m)
             });
-            let report = study.optimize(crate::trainer::objective(&file, &task, threads, bars), opts);
+            let report = study.optimize(ferrotune_train::tune::objective(&file, &task, threads, progress), opts);
             (report, Some((task, threads)))
         }
         ObjectiveKind::Command(_) => {

@@ -8,15 +8,16 @@
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferrotune::study_file::StudyFile;
-use ferrotune::{ObjectiveError, Study, Trial};
+use ferrotune::Study;
 use ferrotune_train::data::mnist::DataLocation;
 use ferrotune_train::task::{Event, Task, TaskSpec};
 use ferrotune_train::train::{Control, FitOptions};
-use ferrotune_train::Hyperparams;
+use ferrotune_train::tune::{self, Progress};
 
 use crate::output::num;
 use crate::ui::{outln, status};
@@ -39,28 +40,10 @@ Examples:
   ferrotune train --config '{\"lr\": 0.001, \"layers\": 2, \"dropout\": 0.2}'
   ferrotune train --config params.json --limit 5000 --save models/mine";
 
-/// Cores for one training when `n_jobs` train at once.
-pub fn threads_per_trial(n_jobs: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores / n_jobs.max(1)).max(1)
-}
-
-/// Loads the `[trainer]` task of a study file.
-pub fn load_task(file: &StudyFile, spec: &Value) -> Result<Task> {
-    let spec = TaskSpec::from_json(spec.clone(), &file.base_dir())?;
-    let wants_max = spec.maximize();
-    if file.directions.len() != 1 {
-        anyhow::bail!("[trainer] studies have one objective; set [study] direction");
-    }
-    let dir = file.directions[0];
-    if (dir == ferrotune::Direction::Maximize) != wants_max {
-        anyhow::bail!(
-            "[study] direction = \"{dir}\", but the trainer's objective is validation {} ({}); set direction = \"{}\"",
-            if wants_max { "accuracy" } else { "mean squared error" },
-            if wants_max { "higher is better" } else { "lower is better" },
-            if wants_max { "maximize" } else { "minimize" },
-        );
-    }
+/// Loads the `[trainer]` task of a study file (the policy is
+/// `ferrotune_train::tune`'s; this prints what was loaded).
+pub fn load_task(file: &StudyFile) -> Result<Task> {
+    let spec = tune::task_spec(file)?;
     let device = spec.burn_device()?;
     if spec.device.as_deref() == Some("auto") {
         status!("device = \"auto\": training on {device:?}");
@@ -81,134 +64,68 @@ pub fn load_task(file: &StudyFile, spec: &Value) -> Result<Task> {
     Ok(task)
 }
 
-/// The per-trial objective: suggest the space, train, report each epoch
-/// (hold-out) or fold (k-fold) so pruners can stop it.
-pub fn objective<'a>(
-    file: &'a StudyFile,
-    task: &'a Task,
-    threads: usize,
-    bars: Option<MultiProgress>,
-) -> impl Fn(&mut Trial) -> Result<Vec<f64>, ObjectiveError> + Sync + 'a {
-    move |trial: &mut Trial| {
-        let params = file.space.suggest_all(trial)?;
-        let pj = match serde_json::to_value(&params).map_err(ObjectiveError::msg)? {
-            Value::Object(m) => m,
-            _ => Map::new(),
+/// Per-trial progress bars under the study's bar, fed by the trainer's
+/// progress events.
+pub fn progress_bars(bars: MultiProgress) -> tune::ProgressSink {
+    let live: Mutex<HashMap<u64, ProgressBar>> = Mutex::default();
+    Arc::new(move |p: Progress| {
+        let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
+        let trial = match p {
+            Progress::Batch { trial, .. } | Progress::Epoch { trial, .. } | Progress::Done { trial } => trial,
         };
-        let hp = task.hyperparams(&pj, trial.number()).map_err(ObjectiveError::msg)?;
-        let bar = bars.as_ref().map(|m| {
-            let pb = m.add(ProgressBar::new(0));
+        if let Progress::Done { .. } = p {
+            if let Some(pb) = live.remove(&trial) {
+                pb.finish_and_clear();
+            }
+            return;
+        }
+        let pb = live.entry(trial).or_insert_with(|| {
+            let pb = bars.add(ProgressBar::new(0));
             pb.set_style(
                 ProgressStyle::with_template("  trial {prefix}: {msg} {bar:20.green/white} {pos}/{len} batches").expect("template"),
             );
-            pb.set_prefix(trial.number().to_string());
+            pb.set_prefix(trial.to_string());
             pb
         });
-        let on_batch: Option<Arc<dyn Fn(usize, usize) + Send + Sync>> = bar.clone().map(|pb| {
-            Arc::new(move |done: usize, total: usize| {
+        match p {
+            Progress::Batch { done, total, .. } => {
                 if done == 1 {
                     pb.set_length(total as u64);
                 }
                 if done % 16 == 0 || done == total {
                     pb.set_position(done as u64);
                 }
-            }) as Arc<dyn Fn(usize, usize) + Send + Sync>
-        });
-        let opts = FitOptions { threads, on_batch, device: task.spec.burn_device().map_err(ObjectiveError::msg)? };
-        let k = task.n_splits();
-        let epochs = hp.epochs;
-        let mut outcome: Option<ObjectiveError> = None;
-        let result = task.evaluate(&hp, &opts, &mut |ev| {
-            if trial.is_interrupted() {
-                outcome = Some(ObjectiveError::Interrupted);
-                return Control::Stop;
             }
-            let (step, value) = match ev {
-                Event::Epoch { fold, metrics } => {
-                    if let Some(pb) = &bar {
-                        let fold_txt = if k > 1 { format!("fold {}/{k}, ", fold + 1) } else { String::new() };
-                        pb.set_message(format!(
-                            "{fold_txt}epoch {}/{epochs}, val {}",
-                            metrics.epoch,
-                            metrics.objective().map(num).unwrap_or_default()
-                        ));
-                    }
-                    if k > 1 {
-                        return Control::Continue;
-                    }
-                    match metrics.objective() {
-                        Some(v) => (metrics.epoch as u64, v),
-                        None => return Control::Continue,
-                    }
-                }
-                Event::Fold { fold, objective } if k > 1 => (fold as u64, objective),
-                Event::Fold { .. } => return Control::Continue,
-            };
-            if let Err(e) = trial.report(step, value) {
-                outcome = Some(ObjectiveError::msg(e));
-                return Control::Stop;
+            Progress::Epoch { fold, folds, epoch, epochs, validation, .. } => {
+                let fold_txt = if folds > 1 { format!("fold {}/{folds}, ", fold + 1) } else { String::new() };
+                pb.set_message(format!("{fold_txt}epoch {epoch}/{epochs}, val {}", validation.map(num).unwrap_or_default()));
             }
-            match trial.should_prune() {
-                Ok(true) => {
-                    outcome = Some(ObjectiveError::Pruned);
-                    Control::Stop
-                }
-                Ok(false) => Control::Continue,
-                Err(e) => {
-                    outcome = Some(ObjectiveError::msg(e));
-                    Control::Stop
-                }
-            }
-        });
-        if let Some(pb) = bar {
-            pb.finish_and_clear();
+            Progress::Done { .. } => {}
         }
-        if let Some(o) = outcome {
-            return Err(o);
-        }
-        let (value, fits) = result.map_err(ObjectiveError::msg)?;
-        let trained: usize = fits.iter().map(|f| f.history.len()).sum();
-        let _ = trial.set_user_attr("epochs_trained", trained);
-        if let Some(best) = fits.iter().filter_map(|f| f.best_epoch).max() {
-            let _ = trial.set_user_attr("best_epoch", best);
-        }
-        let secs: f64 = fits.iter().flat_map(|f| &f.history).map(|h| h.seconds).sum();
-        let _ = trial.set_user_attr("train_seconds", secs);
-        value.map(|v| vec![v]).ok_or_else(|| ObjectiveError::msg("training produced no validation metric"))
-    }
+    })
 }
 
-/// Retrains the best trial on train + validation, scores it once on the
-/// test set, saves it. Prints the result.
+/// Retrains the best trial (`ferrotune_train::tune::retrain_best`) and
+/// prints the test score.
 pub fn retrain_best(file: &StudyFile, task: &Task, study: &Study, threads: usize) -> Result<()> {
     let Some(best) = study.best_trial()? else {
         status!("no complete trial: nothing to retrain");
         return Ok(());
     };
-    let params = match serde_json::to_value(best.param_values())? {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    let hp: Hyperparams = task.hyperparams(&params, best.number)?;
-    let epochs = task
-        .spec
-        .retrain_epochs
-        .or_else(|| best.user_attrs.get("best_epoch").and_then(Value::as_u64).map(|e| e as usize))
-        .unwrap_or(hp.epochs);
-    let dir = task.spec.model_dir.clone().unwrap_or_else(|| file.base_dir().join("models").join(study.name()));
+    let dir = tune::model_dir(file, task);
     status!(
-        "retraining trial {} (validation {}) on all {} train+validation rows for {epochs} epochs...",
+        "retraining trial {} (validation {}) on all {} train+validation rows...",
         best.number,
         num(best.value().unwrap_or(f64::NAN)),
         task.pool.len()
     );
-    let source = serde_json::json!({"study": study.name(), "trial": best.number, "dataset": task.spec.dataset, "target": task.spec.target, "validation_value": best.value()});
-    let r = task.retrain(&hp, epochs, &FitOptions { threads, device: task.spec.burn_device()?, ..FitOptions::default() }, &dir, source)?;
+    let Some(done) = tune::retrain_best(study, task, threads, &dir)? else { return Ok(()) };
+    let r = &done.retrained;
     match r.test.accuracy {
         Some(acc) => outln!("test accuracy: {acc:.4} (test loss {:.4})", r.test.loss)?,
         None => outln!("test mean squared error: {:.6}", r.test.loss)?,
     }
-    status!("final model ({:.1}s to train) saved to {}", r.seconds, r.model_dir.display());
+    status!("final model ({} epochs, {:.1}s to train) saved to {}", r.epochs, r.seconds, r.model_dir.display());
     Ok(())
 }
 
@@ -270,7 +187,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let spec = TaskSpec::from_json(spec, &std::env::current_dir()?).map_err(cli_words)?;
     let task = spec.load(&DataLocation::from_env())?;
     let hp = task.hyperparams(&Map::new(), 0).map_err(cli_words)?;
-    let threads = a.threads.unwrap_or_else(|| threads_per_trial(1));
+    let threads = a.threads.unwrap_or_else(|| tune::threads_per_trial(1));
     status!("training {} rows, validating on {}, {threads} thread(s)", task.splits[0].0.len(), task.splits[0].1.len());
     outln!("epoch  train_loss  val_loss  val_metric  lr        seconds")?;
     let mut printed: std::io::Result<()> = Ok(());

@@ -566,3 +566,32 @@ fn predict_scores_a_saved_csv_model_and_explains_mistakes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("nowhere") && !stderr.contains("panicked"), "{stderr}");
 }
+
+/// Issue 11: a resumed `run` without `seed` continues the same seeded
+/// sequence (the seed drawn at creation is stored with the study), as `ask` does.
+#[test]
+fn a_resumed_run_without_a_seed_continues_the_same_sequence() {
+    let e = Env::new();
+    let file_text = std::fs::read_to_string(study_file(&e, "rs", "", "command = [\"python3\", \"-c\", \"print('ferrotune: value=1')\"]", "n_trials = 2"))
+        .unwrap()
+        .replace("seed = 5\n", "");
+    let f = e.write("rs.toml", &file_text);
+    assert!(e.fts(&["run", f.to_str().unwrap()]).status.success());
+    assert!(e.fts(&["run", f.to_str().unwrap(), "--n-trials", "4"]).status.success());
+    let resumed: Vec<Value> = e.trials("rs").iter().map(|t| t["params"].clone()).collect();
+    let seed = Command::new("python3")
+        .args(["-c", &format!(
+            "import sqlite3; print(sqlite3.connect({:?}).execute(\"SELECT value FROM study_attrs WHERE kind='system' AND key='seed'\").fetchone()[0])",
+            e.path("t.db").to_str().unwrap()
+        )])
+        .output()
+        .unwrap();
+    let seed = text(&seed.stdout).trim().to_string();
+    assert!(seed.parse::<u64>().is_ok(), "stored seed: {seed:?}");
+    // The same four trials in one go, with that seed given explicitly.
+    let e2 = Env::new();
+    let f2 = e2.write("rs.toml", &file_text.replace("name = \"rs\"", &format!("name = \"rs\"\nseed = {seed}")));
+    assert!(e2.fts(&["run", f2.to_str().unwrap(), "--n-trials", "4"]).status.success());
+    let straight: Vec<Value> = e2.trials("rs").iter().map(|t| t["params"].clone()).collect();
+    assert_eq!(resumed, straight);
+}

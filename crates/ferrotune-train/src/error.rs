@@ -24,6 +24,9 @@ pub enum TrainError {
     /// The model store failed.
     #[error("model file {path}: {message}")]
     Model { path: String, message: String },
+    /// The study (storage, sampler, study file) failed.
+    #[error(transparent)]
+    Study(#[from] ferrotune::Error),
 }
 
 impl TrainError {

@@ -11,6 +11,8 @@
 //!   retraining the best configuration and scoring it once on the test set.
 //! - [`artifact`]: saving a final model with its hyperparameters and test
 //!   metrics, loading it back, predicting.
+//! - [`tune`]: the trainer as a study's objective (`[trainer]` study files):
+//!   the per-trial objective, the retrain-and-test policy, threads per trial.
 
 pub mod artifact;
 pub mod data;
@@ -20,6 +22,7 @@ pub mod model;
 pub mod optim;
 pub mod task;
 pub mod train;
+pub mod tune;
 
 pub use error::{Result, TrainError};
 pub use hyperparams::Hyperparams;

@@ -48,7 +48,6 @@ use crate::distribution::ParamValue;
 use crate::error::{Error, Result};
 use crate::objective::command::{CommandObjective, OutputSink};
 use crate::objective::ObjectiveError;
-use crate::rng::fresh_seed;
 use crate::pruners::PrunerConfig;
 use crate::samplers::SamplerConfig;
 use crate::space::SpaceSpec;
@@ -293,14 +292,12 @@ impl StudyFile {
             Some(s) => s,
             None => storage::open(&self.storage_url)?,
         };
-        let seed = self.seed.unwrap_or_else(fresh_seed);
+        let builder = Study::builder(&self.name).directions(self.directions.clone()).storage(storage);
+        // Without `seed` in the file, the seed stored with the study: a
+        // resumed run continues the same sequence.
+        let seed = builder.seed(self.seed)?;
         let sampler = self.sampler.build(seed, Some(&self.space.search_space()))?;
-        let study = Study::builder(&self.name)
-            .directions(self.directions.clone())
-            .storage(storage)
-            .sampler_arc(sampler)
-            .pruner_arc(self.pruner.build()?)
-            .load_or_create()?;
+        let study = builder.sampler_arc(sampler).pruner_arc(self.pruner.build()?).load_or_create()?;
         study.check_space(&self.space, self.allow_space_change)?;
         for params in &self.enqueue {
             study.enqueue_trial_once(params.clone())?;

@@ -198,6 +198,39 @@ impl StudyBuilder {
     }
 }
 
+impl StudyBuilder {
+    /// The seed for this study's sampler: `explicit` when given, else the
+    /// seed stored with the study, else a fresh one — stored, so every later
+    /// process (a resumed `run`, the next `ask`) continues the same seeded
+    /// sequence. Creates the study if it does not exist yet (with this
+    /// builder's storage and directions); build the sampler from the seed,
+    /// then open the study with it.
+    pub fn seed(&self, explicit: Option<u64>) -> Result<u64> {
+        let storage = self.storage.clone().ok_or_else(|| {
+            Error::InvalidSpec("StudyBuilder::seed needs a storage (a seed is stored with the study)".into())
+        })?;
+        let mut probe = Study::builder(self.name.clone()).storage(storage);
+        if let Some(d) = &self.directions {
+            probe = probe.directions(d.clone());
+        }
+        let study = probe.load_or_create()?;
+        let stored = study.system_attrs()?.get(crate::attrs::STUDY_SEED).and_then(|v| v.as_u64());
+        match (explicit, stored) {
+            (Some(s), Some(old)) if s == old => Ok(s),
+            (Some(s), _) => {
+                study.set_system_attr(crate::attrs::STUDY_SEED, &s.into())?;
+                Ok(s)
+            }
+            (None, Some(old)) => Ok(old),
+            (None, None) => {
+                let s = crate::rng::fresh_seed() >> 11; // fits a JSON number exactly
+                study.set_system_attr(crate::attrs::STUDY_SEED, &s.into())?;
+                Ok(s)
+            }
+        }
+    }
+}
+
 impl Study {
     /// Starts building a study called `name`.
     pub fn builder(name: impl Into<String>) -> StudyBuilder {
