@@ -38,7 +38,7 @@ impl Columns {
     fn choose(wanted: &[String], all_params: &[String], csv: bool) -> Result<Columns> {
         if wanted.is_empty() {
             let fixed: Vec<&str> = if csv {
-                TRIAL_COLUMNS.iter().copied().collect()
+                TRIAL_COLUMNS.to_vec()
             } else {
                 vec!["number", "state", "value", "params", "duration", "message"]
             };

@@ -151,7 +151,7 @@ impl SavedModel {
     /// Rows checked for width and standardised as in training.
     fn standardized(&self, features: &[f32]) -> Result<Vec<f32>> {
         let d = self.info.n_features;
-        if features.is_empty() || features.len() % d != 0 {
+        if features.is_empty() || !features.len().is_multiple_of(d) {
             return Err(TrainError::Config(format!(
                 "{} values are not whole rows of the {d} features the model was trained on",
                 features.len()

@@ -18,7 +18,7 @@ pub fn optimizer(hp: &Hyperparams) -> ModuleOptimizer {
     match hp.optimizer {
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(l2)
-            .with_momentum((hp.momentum > 0.0).then(|| MomentumConfig { momentum: hp.momentum, dampening: 0.0, nesterov: hp.nesterov }))
+            .with_momentum((hp.momentum > 0.0).then_some(MomentumConfig { momentum: hp.momentum, dampening: 0.0, nesterov: hp.nesterov }))
             .init(),
         OptimizerKind::Adam => AdamConfig::new()
             .with_beta_1(hp.beta1 as f32)

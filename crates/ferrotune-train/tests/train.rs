@@ -88,9 +88,9 @@ fn sgd_with_l2_takes_the_exact_gradient_step() {
     let n = y.len() as f32;
     let mut gw = [0f32; 2];
     let mut gb = 0f32;
-    for i in 0..y.len() {
+    for (i, yi) in y.iter().enumerate() {
         let x = &ds.features[2 * i..2 * i + 2];
-        let r = x[0] * w0[0] + x[1] * w0[1] + b0[0] - y[i];
+        let r = x[0] * w0[0] + x[1] * w0[1] + b0[0] - yi;
         gw[0] += 2.0 * r * x[0] / n;
         gw[1] += 2.0 * r * x[1] / n;
         gb += 2.0 * r / n;

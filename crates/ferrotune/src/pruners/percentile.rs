@@ -61,7 +61,7 @@ pub(crate) fn percentile(v: &mut [f64], q: f64) -> f64 {
 impl Pruner for PercentilePruner {
     fn prune(&self, study: &Study, trial: &FrozenTrial) -> Result<bool> {
         let Some((step, _)) = trial.last_intermediate() else { return Ok(false) };
-        if step < self.n_warmup_steps || (step - self.n_warmup_steps) % self.interval_steps != 0 {
+        if step < self.n_warmup_steps || !(step - self.n_warmup_steps).is_multiple_of(self.interval_steps) {
             return Ok(false);
         }
         let trials = study.trials()?;

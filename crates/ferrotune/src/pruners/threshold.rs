@@ -35,7 +35,7 @@ impl Pruner for ThresholdPruner {
         if step < self.n_warmup_steps {
             return Ok(false);
         }
-        if (step - self.n_warmup_steps) % self.interval_steps.unwrap_or(1) != 0 {
+        if !(step - self.n_warmup_steps).is_multiple_of(self.interval_steps.unwrap_or(1)) {
             return Ok(false);
         }
         Ok(v.is_nan() || self.lower.is_some_and(|l| v < l) || self.upper.is_some_and(|u| v > u))

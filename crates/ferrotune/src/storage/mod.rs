@@ -169,7 +169,10 @@ pub fn log_dir(url: &str, study: &str) -> Option<PathBuf> {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c.to_string() } else { format!("%{:02X}", c as u32) })
         .collect();
-    let safe = if safe.starts_with('.') { format!("%2E{}", &safe[1..]) } else { safe };
+    let safe = match safe.strip_prefix('.') {
+        Some(rest) => format!("%2E{rest}"),
+        None => safe,
+    };
     Some(PathBuf::from(dir).join(safe))
 }
 

@@ -196,7 +196,7 @@ impl GpSampler {
     /// start on the first fit and every tenth trial.
     fn fit_hyper(&self, x: &[f64], y: &[f64], d: usize, is_cat: &[bool], warm: Option<Hyper>, number: u64) -> Hyper {
         let mut starts = vec![];
-        let cold = warm.is_none() || number % 10 == 0;
+        let cold = warm.is_none() || number.is_multiple_of(10);
         if let Some(w) = warm.filter(|w| w.log_inv_sq_ls.len() == d) {
             starts.push(w);
         }
