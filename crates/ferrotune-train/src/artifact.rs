@@ -18,12 +18,17 @@ use crate::train::{evaluate, predict, Evaluation};
 /// What `model.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// The hyperparameters the model was trained with.
     pub hyperparams: Hyperparams,
+    /// Inputs per row.
     pub n_features: usize,
+    /// Outputs: classes, or 1 for regression.
     pub n_outputs: usize,
+    /// Whether the model predicts classes (else a real value).
     pub classification: bool,
     /// Applied to raw features before the network.
     pub standardizer: Standardizer,
+    /// Class labels as they appeared in the data (CSV), in output order.
     pub class_names: Vec<String>,
     /// The one evaluation on the held-out test set.
     pub test: Option<Evaluation>,
@@ -34,7 +39,9 @@ pub struct ModelInfo {
 /// A model ready to predict.
 #[derive(Debug)]
 pub struct SavedModel {
+    /// What `model.json` holds.
     pub info: ModelInfo,
+    /// The trained network.
     pub model: Mlp,
     device: Device,
 }

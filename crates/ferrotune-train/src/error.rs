@@ -3,15 +3,26 @@
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong in the trainer.
 pub enum TrainError {
     /// A file could not be read or written.
     /// (The OS error is part of the message, not a separate source, so a
     /// printed error chain does not say it twice.)
     #[error("{path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        error: std::io::Error,
+    },
     /// A data file is malformed.
     #[error("{path}: {message}")]
-    Data { path: String, message: String },
+    Data {
+        /// The file.
+        path: String,
+        /// What is wrong in it.
+        message: String,
+    },
     /// Hyperparameters or trainer settings are invalid.
     #[error("{0}")]
     Config(String),
@@ -23,7 +34,12 @@ pub enum TrainError {
     Diverged(f64),
     /// The model store failed.
     #[error("model file {path}: {message}")]
-    Model { path: String, message: String },
+    Model {
+        /// The model file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The study (storage, sampler, study file) failed.
     #[error(transparent)]
     Study(#[from] ferrotune::Error),
@@ -38,4 +54,5 @@ impl TrainError {
     }
 }
 
+/// Shorthand used throughout the crate.
 pub type Result<T> = std::result::Result<T, TrainError>;

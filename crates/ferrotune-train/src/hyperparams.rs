@@ -10,11 +10,17 @@ use crate::error::{Result, TrainError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// The non-linearity after each hidden layer.
 pub enum Activation {
+    /// max(0, x).
     Relu,
+    /// Hyperbolic tangent.
     Tanh,
+    /// Logistic sigmoid.
     Sigmoid,
+    /// Gaussian error linear unit (Hendrycks & Gimpel 2016).
     Gelu,
+    /// max(0.01 x, x).
     LeakyRelu,
 }
 
@@ -34,10 +40,15 @@ pub enum Init {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// Which of Burn's optimisers trains the network.
 pub enum OptimizerKind {
+    /// Stochastic gradient descent, with `momentum` and `nesterov`.
     Sgd,
+    /// Adam (Kingma & Ba 2015), with `beta1`, `beta2`, `epsilon`.
     Adam,
+    /// Adam with decoupled weight decay (Loshchilov & Hutter 2019).
     Adamw,
+    /// RMSprop, with `rho`, `momentum`, `epsilon`.
     Rmsprop,
 }
 
@@ -45,6 +56,7 @@ pub enum OptimizerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
+    /// The same learning rate throughout.
     Constant,
     /// lr · decay_rate^(step / decay_steps); floored exponent with `staircase` (Keras' ExponentialDecay).
     Exponential,
@@ -56,6 +68,7 @@ pub enum Schedule {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+/// Everything one training is configured by; see the README for defaults.
 pub struct Hyperparams {
     /// Hidden layers (0 = a linear model).
     pub layers: usize,
@@ -63,40 +76,58 @@ pub struct Hyperparams {
     pub units: usize,
     /// Per-layer widths (from `units_0`, `units_1`, ...); overrides `units`.
     pub layer_units: Vec<usize>,
+    /// The non-linearity of the hidden layers.
     pub activation: Activation,
     /// Dropout probability after each hidden activation.
     pub dropout: f64,
+    /// Batch normalisation after each hidden linear layer.
     pub batch_norm: bool,
     /// Weight of the new batch statistics in the running ones (PyTorch's convention).
     pub bn_momentum: f64,
+    /// How the linear layers are initialised.
     pub init: Init,
+    /// The optimiser.
     pub optimizer: OptimizerKind,
     #[serde(alias = "lr")]
+    /// The initial learning rate (`lr` is accepted too).
     pub learning_rate: f64,
     /// SGD / RMSprop momentum.
     pub momentum: f64,
+    /// Nesterov momentum (SGD).
     pub nesterov: bool,
+    /// Adam's first-moment decay.
     pub beta1: f64,
+    /// Adam's second-moment decay.
     pub beta2: f64,
+    /// Added to denominators (Adam, RMSprop).
     pub epsilon: f64,
     /// RMSprop's smoothing constant (PyTorch's `alpha`).
     pub rho: f64,
     /// L2 penalty (coupled, added to the gradient; AdamW's decoupled decay).
     #[serde(alias = "l2")]
     pub weight_decay: f64,
+    /// How the learning rate changes over training.
     pub schedule: Schedule,
+    /// Exponential schedule: the factor per `decay_steps`.
     pub decay_rate: f64,
+    /// Exponential schedule: optimiser steps per decay.
     pub decay_steps: usize,
+    /// Exponential schedule: decay in whole steps (Keras' staircase).
     pub staircase: bool,
     /// Epochs per step of the `step` schedule.
     pub step_size: usize,
+    /// Step schedule: the factor every `step_size` epochs.
     pub gamma: f64,
+    /// Cosine schedule: the final learning rate.
     pub min_lr: f64,
+    /// Rows per optimiser step.
     pub batch_size: usize,
+    /// Passes over the training rows.
     pub epochs: usize,
     /// Stop when the validation metric has not improved for this many epochs
     /// (and keep the best epoch's weights).
     pub patience: Option<usize>,
+    /// Seeds weights, dropout masks and batch order.
     pub seed: u64,
 }
 
@@ -168,6 +199,7 @@ impl Hyperparams {
         self.layer_units.get(i).copied().unwrap_or(self.units)
     }
 
+    /// Checks every value, naming the hyperparameter in the error.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::Config(m));
         if self.layers > 0 && (0..self.layers).any(|i| self.width(i) == 0) {

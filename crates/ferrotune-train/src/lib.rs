@@ -14,6 +14,8 @@
 //! - [`tune`]: the trainer as a study's objective (`[trainer]` study files):
 //!   the per-trial objective, the retrain-and-test policy, threads per trial.
 
+#![warn(missing_docs)]
+
 pub mod artifact;
 pub mod data;
 pub mod error;

@@ -53,6 +53,7 @@ fn linear(fan_in: usize, fan_out: usize, init: Init, rng: &mut ChaCha8Rng, devic
 }
 
 impl Mlp {
+    /// A network for `hp` with seeded initial weights.
     pub fn new(hp: &Hyperparams, n_inputs: usize, n_outputs: usize, rng: &mut ChaCha8Rng, device: &Device) -> Mlp {
         let mut hidden = vec![];
         let mut norms = vec![];

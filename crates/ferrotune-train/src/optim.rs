@@ -13,6 +13,7 @@ use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdCo
 use crate::error::{Result, TrainError};
 use crate::hyperparams::{Hyperparams, OptimizerKind, Schedule};
 
+/// Burn's optimiser for `hp`, with its L2 penalty.
 pub fn optimizer(hp: &Hyperparams) -> ModuleOptimizer {
     let l2 = (hp.weight_decay > 0.0).then(|| WeightDecayConfig::new(hp.weight_decay as f32));
     match hp.optimizer {

@@ -35,8 +35,10 @@ pub struct TaskSpec {
     pub dataset: String,
     /// CSV: the file, its target column and the task.
     pub path: Option<PathBuf>,
+    /// CSV: the column to predict.
     pub target: Option<String>,
     #[serde(default)]
+    /// CSV: classification (default) or regression.
     pub task: Option<CsvTask>,
     /// Fraction of the training pool held out for validation.
     #[serde(default = "default_validation")]
@@ -82,12 +84,15 @@ fn default_test() -> f64 {
 /// A loaded task: data in memory, splits fixed.
 #[derive(Debug)]
 pub struct Task {
+    /// The settings it was loaded from.
     pub spec: TaskSpec,
     /// Train + validation rows (raw features).
     pub pool: Dataset,
+    /// The test set, used only by [`Task::retrain`].
     pub test: Dataset,
     /// Hold-out: (train, validation) indices into `pool`; k-fold: one per fold.
     pub splits: Vec<(Vec<usize>, Vec<usize>)>,
+    /// Class names (CSV classification), in output order.
     pub class_names: Vec<String>,
     /// Images get one global standardisation, tables one per column.
     global_standardization: bool,
@@ -96,16 +101,32 @@ pub struct Task {
 /// What [`Task::evaluate`] reports.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
-    Epoch { fold: usize, metrics: &'a EpochMetrics },
-    Fold { fold: usize, objective: f64 },
+    /// An epoch of one fold (of the hold-out split: fold 0) finished.
+    Epoch {
+        /// The fold.
+        fold: usize,
+        /// Its metrics.
+        metrics: &'a EpochMetrics,
+    },
+    /// A fold finished (k-fold), with its validation objective.
+    Fold {
+        /// The fold.
+        fold: usize,
+        /// Its validation objective.
+        objective: f64,
+    },
 }
 
 /// A finished final model.
 #[derive(Debug, Clone)]
 pub struct Retrained {
+    /// The test-set metrics, measured once.
     pub test: Evaluation,
+    /// Where `model.bpk` and `model.json` were written.
     pub model_dir: PathBuf,
+    /// Epochs trained.
     pub epochs: usize,
+    /// Wall time of the retrain.
     pub seconds: f64,
 }
 

@@ -23,12 +23,15 @@ use crate::optim::{optimizer, scheduler};
 pub struct EpochMetrics {
     /// 1-based.
     pub epoch: usize,
+    /// Mean training loss over the epoch.
     pub train_loss: f64,
     /// Validation loss (cross-entropy or MSE), if there is validation data.
     pub val_loss: Option<f64>,
     /// Validation accuracy (classification).
     pub val_accuracy: Option<f64>,
+    /// Wall time of the epoch.
     pub seconds: f64,
+    /// The learning rate at the end of the epoch.
     pub learning_rate: f64,
 }
 
@@ -42,6 +45,7 @@ impl EpochMetrics {
 /// What the epoch callback wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
+    /// Keep training.
     Continue,
     /// Stop now (pruned, interrupted); the result says so.
     Stop,
@@ -51,14 +55,18 @@ pub enum Control {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
+    /// Every epoch ran.
     Completed,
+    /// Patience ran out; the best epoch's weights were kept.
     EarlyStopped,
+    /// The callback said stop (a pruner, Ctrl-C).
     Stopped,
 }
 
 /// Where and how to train.
 #[derive(Clone)]
 pub struct FitOptions {
+    /// Burn device to train on.
     pub device: Device,
     /// Threads for this training (rayon pool); 0 = all cores.
     pub threads: usize,
@@ -83,8 +91,11 @@ impl std::fmt::Debug for FitOptions {
 pub struct Fit {
     /// In inference mode (no autodiff); with patience, the best epoch's weights.
     pub model: Mlp,
+    /// Metrics of every epoch run.
     pub history: Vec<EpochMetrics>,
+    /// The epoch whose weights were kept (with patience).
     pub best_epoch: Option<usize>,
+    /// Why training ended.
     pub stop: StopReason,
 }
 
@@ -223,6 +234,7 @@ fn fit_inner(
 pub struct Evaluation {
     /// Mean cross-entropy, or mean squared error.
     pub loss: f64,
+    /// Fraction classified correctly (classification only).
     pub accuracy: Option<f64>,
 }
 

@@ -87,11 +87,34 @@ pub fn model_dir(file: &StudyFile, task: &Task) -> PathBuf {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Progress {
     /// A batch finished: (done, total) in this epoch.
-    Batch { trial: u64, done: usize, total: usize },
+    Batch {
+        /// The trial.
+        trial: u64,
+        /// Batches done in this epoch.
+        done: usize,
+        /// Batches in this epoch.
+        total: usize,
+    },
     /// An epoch finished, with its validation metric.
-    Epoch { trial: u64, fold: usize, folds: usize, epoch: usize, epochs: usize, validation: Option<f64> },
+    Epoch {
+        /// The trial.
+        trial: u64,
+        /// The fold (0 for a hold-out split).
+        fold: usize,
+        /// Folds in all (1 for a hold-out split).
+        folds: usize,
+        /// The epoch just finished, from 1.
+        epoch: usize,
+        /// Epochs the trial runs.
+        epochs: usize,
+        /// The validation metric, if there is validation data.
+        validation: Option<f64>,
+    },
     /// The trial's training ended (finished, pruned or failed).
-    Done { trial: u64 },
+    Done {
+        /// The trial.
+        trial: u64,
+    },
 }
 
 /// Receives [`Progress`] from the training threads.
@@ -215,6 +238,7 @@ pub struct BestRetrained {
     pub validation: Option<f64>,
     /// Rows trained on (train + validation).
     pub rows: usize,
+    /// The retrain itself.
     pub retrained: Retrained,
 }
 

@@ -55,6 +55,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The name stored in [`FAILURE`].
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Interrupted => "interrupted",

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// Smaller is better (a loss, an error rate).
     Minimize,
+    /// Larger is better (an accuracy).
     Maximize,
 }
 

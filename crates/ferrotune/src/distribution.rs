@@ -15,9 +15,13 @@ use crate::error::{invalid, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ParamValue {
+    /// A boolean choice.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A real number.
     Float(f64),
+    /// A string choice.
     Str(String),
 }
 
@@ -38,12 +42,14 @@ impl ParamValue {
             _ => None,
         }
     }
+    /// The value as a string (strings only).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             ParamValue::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// The value as a boolean (booleans only).
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             ParamValue::Bool(b) => Some(*b),
@@ -87,6 +93,9 @@ impl From<String> for ParamValue {
     }
 }
 
+/// Parameters and their distributions, in order.
+pub type SearchSpace = indexmap::IndexMap<String, Distribution>;
+
 /// The largest integer magnitude an int parameter may have: 2^53, where
 /// the internal `f64` still holds every integer exactly.
 pub const MAX_EXACT_INT: u64 = 1 << 53;
@@ -97,24 +106,35 @@ pub const MAX_EXACT_INT: u64 = 1 << 53;
 pub enum Distribution {
     /// A real number in `[low, high]`; uniform, log-uniform, or on a grid of `step`.
     Float {
+        /// The smallest value.
         low: f64,
+        /// The largest value.
         high: f64,
         #[serde(default)]
+        /// Sample uniformly in log space (low > 0).
         log: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// Only values `low + k * step`.
         step: Option<f64>,
     },
     /// An integer in `[low, high]`, on a grid of `step` (1 by default), or log-uniform.
     Int {
+        /// The smallest value.
         low: i64,
+        /// The largest value.
         high: i64,
         #[serde(default)]
+        /// Sample uniformly in log space (low >= 1).
         log: bool,
         #[serde(default = "one")]
+        /// Only values `low + k * step`.
         step: i64,
     },
     /// One of a fixed list of values.
-    Categorical { choices: Vec<ParamValue> },
+    Categorical {
+        /// The values it takes; internally, a value is its index here.
+        choices: Vec<ParamValue>,
+    },
 }
 
 fn one() -> i64 {
@@ -125,24 +145,31 @@ fn one() -> i64 {
 const STEP_TOLERANCE: f64 = 1e-8;
 
 impl Distribution {
+    /// A float in `[low, high]`.
     pub fn float(low: f64, high: f64) -> Self {
         Distribution::Float { low, high, log: false, step: None }
     }
+    /// A float in `[low, high]` on a log scale.
     pub fn float_log(low: f64, high: f64) -> Self {
         Distribution::Float { low, high, log: true, step: None }
     }
+    /// A float in `[low, high]` in steps of `step`.
     pub fn float_step(low: f64, high: f64, step: f64) -> Self {
         Distribution::Float { low, high, log: false, step: Some(step) }
     }
+    /// An integer in `[low, high]`.
     pub fn int(low: i64, high: i64) -> Self {
         Distribution::Int { low, high, log: false, step: 1 }
     }
+    /// An integer in `[low, high]` on a log scale.
     pub fn int_log(low: i64, high: i64) -> Self {
         Distribution::Int { low, high, log: true, step: 1 }
     }
+    /// An integer in `[low, high]` in steps of `step`.
     pub fn int_step(low: i64, high: i64, step: i64) -> Self {
         Distribution::Int { low, high, log: false, step }
     }
+    /// One of `choices`.
     pub fn categorical<T: Into<ParamValue>>(choices: impl IntoIterator<Item = T>) -> Self {
         Distribution::Categorical { choices: choices.into_iter().map(Into::into).collect() }
     }

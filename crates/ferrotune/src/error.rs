@@ -3,12 +3,19 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in ferrotune's library.
+/// Everything that can go wrong in ferrotune's library. New kinds of
+/// failure may be added, so match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A distribution or search space is malformed (low > high, empty choices, ...).
     #[error("parameter '{name}': {reason}")]
-    InvalidParameter { name: String, reason: String },
+    InvalidParameter {
+        /// The parameter.
+        name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
 
     /// A search-space or study file could not be understood.
     #[error("{0}")]
@@ -24,15 +31,30 @@ pub enum Error {
 
     /// The stored study disagrees with what the caller asked for.
     #[error("study '{name}': {reason}")]
-    StudyMismatch { name: String, reason: String },
+    StudyMismatch {
+        /// The study.
+        name: String,
+        /// What differs and what to do.
+        reason: String,
+    },
 
     /// No trial with this number exists in the study.
     #[error("study '{study}' has no trial number {number}")]
-    TrialNotFound { study: String, number: u64 },
+    TrialNotFound {
+        /// The study.
+        study: String,
+        /// The number asked for.
+        number: u64,
+    },
 
     /// The trial is not running, so it cannot be changed or told again.
     #[error("trial {number} is already {state}; only a running trial can be updated or told")]
-    TrialFinished { number: u64, state: String },
+    TrialFinished {
+        /// The trial.
+        number: u64,
+        /// Its state.
+        state: String,
+    },
 
     /// An objective value that cannot be stored (NaN, infinite, wrong count).
     #[error("{0}")]
@@ -48,23 +70,51 @@ pub enum Error {
 
     /// The storage URL is malformed or names an unsupported backend.
     #[error("storage URL '{url}': {reason}")]
-    StorageUrl { url: String, reason: String },
+    StorageUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong and the forms that work.
+        reason: String,
+    },
 
     /// The database was written by another version of ferrotune.
     #[error(
         "database {path} has schema version {found}, but this ferrotune uses version {expected}; \
          use a ferrotune release that matches the database, or start a new database file"
     )]
-    SchemaMismatch { path: PathBuf, found: i64, expected: i64 },
+    SchemaMismatch {
+        /// The database file.
+        path: PathBuf,
+        /// The version it holds.
+        found: i64,
+        /// The version this ferrotune uses.
+        expected: i64,
+    },
 
     /// A storage backend failure (I/O, locking, corruption).
     #[error("storage: {0}")]
     Storage(String),
 
+    /// A database call failed; the driver's own error is kept as the source
+    /// (`{:#}` or the source chain prints it), the message says what it means.
+    #[error("storage: {message}")]
+    Database {
+        /// What the failure means for the user, and what to do.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Reading a file failed. (The OS error is part of the message, not a
     /// separate source, so a printed error chain does not say it twice.)
     #[error("{}: {error}", path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        error: std::io::Error,
+    },
 
     /// The external objective command could not be used.
     #[error("objective: {0}")]
@@ -73,16 +123,21 @@ pub enum Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => Error::Storage(format!(
-                "the database file is damaged ({e}); restore it from a backup, or inspect it with `sqlite3 FILE 'PRAGMA integrity_check'`"
-            )),
-            Some(rusqlite::ErrorCode::ReadOnly) => Error::Storage(format!(
-                "the database cannot be written ({e}): it is read-only here (file or directory permissions, a read-only mount)"
-            )),
-            Some(rusqlite::ErrorCode::DiskFull) => Error::Storage(format!("the disk is full ({e}); nothing was stored for this change")),
-            _ => Error::Storage(e.to_string()),
-        }
+        let message = match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => {
+                "the database file is damaged; restore it from a backup, or inspect it with \
+                 `sqlite3 FILE 'PRAGMA integrity_check'`"
+            }
+            Some(rusqlite::ErrorCode::ReadOnly) => {
+                "the database cannot be written: it is read-only here (file or directory permissions, a read-only mount)"
+            }
+            Some(rusqlite::ErrorCode::DiskFull) => "the disk is full; nothing was stored for this change",
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                "the database stayed locked by another process for the whole busy timeout (60 s)"
+            }
+            _ => "a database call failed",
+        };
+        Error::Database { message: message.to_string(), source: Box::new(e) }
     }
 }
 

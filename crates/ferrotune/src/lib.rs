@@ -30,11 +30,16 @@
 //! # Ok::<(), ferrotune::Error>(())
 //! ```
 //!
+//! Unix only: the command objective runs programs in process groups and
+//! signals them, and dead-worker detection reads `/proc` (Linux) or uses
+//! `kill(pid, 0)`.
+//!
 //! The crate holds no terminal code: the `ferrotune` binary
 //! (`crates/ferrotune-cli`) is a thin layer over it.
 
 // Numerical code (CMA-ES, GP, Parzen estimators) indexes several arrays in
 // lockstep; index loops read closer to the papers than zipped iterators.
+#![warn(missing_docs)]
 #![allow(clippy::needless_range_loop)]
 // Published constants (Acklam's, Cody-Waite's) are kept digit for digit.
 #![allow(clippy::excessive_precision)]
@@ -43,11 +48,11 @@ pub mod attrs;
 pub mod direction;
 pub mod distribution;
 mod error;
-pub mod math;
+pub(crate) mod math;
 pub mod multi_objective;
 pub mod objective;
 pub mod pruners;
-pub mod rng;
+pub(crate) mod rng;
 pub mod samplers;
 pub mod space;
 pub mod storage;

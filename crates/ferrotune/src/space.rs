@@ -23,14 +23,14 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::distribution::{Distribution, ParamValue};
+use crate::distribution::{Distribution, ParamValue, SearchSpace};
 use crate::error::{invalid, Error, Result};
-use crate::samplers::SearchSpace;
 use crate::study::Trial;
 
 /// One parameter of a declarative space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamSpec {
+    /// The values it takes.
     pub distribution: Distribution,
     /// Active only when each named parameter's internal value is one of these.
     pub when: Vec<(String, Vec<f64>)>,

@@ -9,10 +9,10 @@
 //! seed = 42                       # optional
 //!
 //! [sampler]                       # optional; random by default
-//! type = "qmc"                    # random | grid | qmc
+//! type = "qmc"                    # random | grid | qmc | tpe | gp | cmaes | nsga2
 //!
 //! [pruner]                        # optional; none by default
-//! type = "hyperband"              # median | percentile | threshold | patient | asha | hyperband
+//! type = "hyperband"              # median | percentile | threshold | patient | asha | hyperband | wilcoxon | pareto
 //! max_resource = 20
 //!
 //! [budget]
@@ -162,7 +162,9 @@ pub enum ObjectiveKind {
 /// A validated study file.
 #[derive(Debug, Clone)]
 pub struct StudyFile {
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The study's name.
     pub name: String,
     /// The file's `[study] storage`, or the default when it has none.
     pub storage_url: String,
@@ -172,17 +174,27 @@ pub struct StudyFile {
     /// Accept a search space that differs from the one stored with the
     /// study (see [`Study::check_space`]); off by default.
     pub allow_space_change: bool,
+    /// One direction per objective.
     pub directions: Vec<Direction>,
+    /// The sampler seed, if the file gives one.
     pub seed: Option<u64>,
+    /// `[sampler]`.
     pub sampler: SamplerConfig,
+    /// `[pruner]`.
     pub pruner: PrunerConfig,
+    /// The study's total budget of trials.
     pub n_trials: Option<usize>,
+    /// This run's time limit.
     pub timeout: Option<Duration>,
+    /// Trials at a time in this process.
     pub n_jobs: usize,
+    /// Stop after this many complete trials without an improvement of more than this.
     pub patience: Option<(usize, f64)>,
+    /// `[space]`.
     pub space: SpaceSpec,
     /// What a trial runs: a command, or the built-in trainer.
     pub objective: ObjectiveKind,
+    /// `[[enqueue]]`, checked against the space.
     pub enqueue: Vec<IndexMap<String, ParamValue>>,
 }
 

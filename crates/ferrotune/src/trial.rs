@@ -13,17 +13,24 @@ use crate::distribution::{Distribution, ParamValue};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum TrialState {
+    /// Enqueued, not started.
     Waiting,
+    /// Started, not finished.
     Running,
+    /// Finished with its objective values.
     Complete,
+    /// Stopped early by the pruner.
     Pruned,
+    /// Failed (error, NaN, timeout, interrupted, dead worker).
     Failed,
 }
 
 impl TrialState {
+    /// Complete, pruned or failed.
     pub fn is_finished(self) -> bool {
         matches!(self, TrialState::Complete | TrialState::Pruned | TrialState::Failed)
     }
+    /// The lowercase name stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {
             TrialState::Waiting => "waiting",
@@ -33,6 +40,7 @@ impl TrialState {
             TrialState::Failed => "failed",
         }
     }
+    /// Parses a stored or typed name (`fail` for failed too).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "waiting" => TrialState::Waiting,
@@ -54,12 +62,14 @@ impl fmt::Display for TrialState {
 /// One parameter of a trial: its distribution and its internal value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParamRecord {
+    /// The distribution it was drawn from.
     pub distribution: Distribution,
     /// The internal representation (see [`crate::distribution`]).
     pub internal: f64,
 }
 
 impl ParamRecord {
+    /// The value as the objective saw it.
     pub fn value(&self) -> ParamValue {
         self.distribution.to_external(self.internal)
     }
@@ -70,7 +80,9 @@ pub use crate::attrs::{CONSTRAINTS as CONSTRAINTS_ATTR, REPORTS as REPORTS_ATTR}
 /// The process that runs a trial, so a dead worker's trials can be found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
+    /// Host name.
     pub host: String,
+    /// Process id.
     pub pid: u32,
     /// Process start time (Linux: clock ticks since boot), to tell a reused pid apart.
     pub start: Option<u64>,
@@ -87,13 +99,16 @@ pub struct FrozenTrial {
     pub id: i64,
     /// Position in its study, from 0, dense and never reused.
     pub number: u64,
+    /// Where it is in its life.
     pub state: TrialState,
     /// Objective values (one per direction) of a complete trial; the last
     /// intermediate value of a pruned one, when it reported any.
     pub values: Option<Vec<f64>>,
     /// Parameters in the order they were suggested.
     pub params: IndexMap<String, ParamRecord>,
+    /// Intermediate values by step.
     pub intermediate_values: BTreeMap<u64, f64>,
+    /// The user's attributes.
     pub user_attrs: BTreeMap<String, serde_json::Value>,
     /// Bookkeeping for samplers and the study (e.g. `fixed_params`, `grid_id`).
     pub system_attrs: BTreeMap<String, serde_json::Value>,
@@ -101,7 +116,9 @@ pub struct FrozenTrial {
     pub message: Option<String>,
     /// Unix time in seconds.
     pub started_at: Option<f64>,
+    /// Unix time in seconds.
     pub completed_at: Option<f64>,
+    /// The process running it, if it was run by `optimize`.
     pub owner: Option<Owner>,
     /// Unix time of the owner's last sign of life.
     pub heartbeat: Option<f64>,

@@ -12,14 +12,18 @@ use crate::error::{Result, TrainError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Task {
+    /// Predict one of the distinct values of the target column.
     Classification,
+    /// Predict the target column as a real number.
     Regression,
 }
 
 /// A loaded table, with the names needed to map predictions back.
 #[derive(Debug, Clone)]
 pub struct Table {
+    /// The rows as a dataset.
     pub dataset: Dataset,
+    /// The feature columns, in order.
     pub feature_names: Vec<String>,
     /// Class names in label order (classification only).
     pub class_names: Vec<String>,
@@ -28,6 +32,7 @@ pub struct Table {
 /// The numeric columns of a CSV file, and one column's raw cells.
 #[derive(Debug, Clone)]
 pub struct Rows {
+    /// The feature columns, in order.
     pub feature_names: Vec<String>,
     /// Row-major, `feature_names.len()` values per row.
     pub features: Vec<f32>,

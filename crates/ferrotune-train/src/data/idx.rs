@@ -11,7 +11,9 @@ use crate::error::{Result, TrainError};
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdxArray {
+    /// The size of each dimension (images: count, rows, columns).
     pub dims: Vec<usize>,
+    /// The bytes, row-major.
     pub data: Vec<u8>,
 }
 

@@ -19,14 +19,18 @@ use crate::error::{Result, TrainError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageSet {
+    /// The handwritten digits (LeCun et al.).
     Mnist,
+    /// Zalando's clothing images (Xiao et al. 2017).
     FashionMnist,
 }
 
+/// The four original files of a set, as published.
 pub const FILES: [&str; 4] =
     ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 impl ImageSet {
+    /// The directory name under a data or cache directory.
     pub fn dir_name(self) -> &'static str {
         match self {
             ImageSet::Mnist => "mnist",
@@ -47,9 +51,13 @@ impl ImageSet {
 /// Where data is looked for and cached.
 #[derive(Debug, Clone)]
 pub struct DataLocation {
+    /// Looked in first (`FERROTUNE_DATA_DIR`): `<dir>/mnist/`, `<dir>/fashion-mnist/`.
     pub data_dir: Option<PathBuf>,
+    /// Where downloads go and are found again.
     pub cache_dir: PathBuf,
+    /// Whether a missing set may be downloaded.
     pub download: bool,
+    /// A base URL to download from instead of the public mirrors.
     pub mirror: Option<String>,
 }
 
@@ -163,7 +171,9 @@ fn download(url: &str, dest: &Path) -> std::result::Result<(), String> {
 /// The official training and test sets; pixels scaled to [0, 1].
 #[derive(Debug, Clone)]
 pub struct ImageData {
+    /// The 60,000 training images (or a fixture's subset).
     pub train: Dataset,
+    /// The 10,000 test images, touched only by the final retrain.
     pub test: Dataset,
 }
 

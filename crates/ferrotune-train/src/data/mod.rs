@@ -13,7 +13,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Targets {
     /// Class indices in `0..n_classes`.
-    Classes { labels: Vec<u32>, n_classes: usize },
+    Classes {
+        /// The class of each row, from 0.
+        labels: Vec<u32>,
+        /// How many classes there are.
+        n_classes: usize,
+    },
     /// Real values (regression).
     Values(Vec<f32>),
 }
@@ -23,11 +28,14 @@ pub enum Targets {
 pub struct Dataset {
     /// `len() × n_features`, row-major.
     pub features: Vec<f32>,
+    /// Values per row.
     pub n_features: usize,
+    /// What each row should predict.
     pub targets: Targets,
 }
 
 impl Dataset {
+    /// Number of rows.
     pub fn len(&self) -> usize {
         match &self.targets {
             Targets::Classes { labels, .. } => labels.len(),
@@ -35,6 +43,7 @@ impl Dataset {
         }
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -47,6 +56,7 @@ impl Dataset {
         }
     }
 
+    /// Whether the targets are classes.
     pub fn is_classification(&self) -> bool {
         matches!(self.targets, Targets::Classes { .. })
     }
@@ -86,7 +96,9 @@ impl Dataset {
 /// the validation or test rows leaks into training) and saved with a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standardizer {
+    /// Per-feature mean of the rows it was fitted on.
     pub mean: Vec<f32>,
+    /// Per-feature standard deviation (1 where a feature is constant).
     pub std: Vec<f32>,
 }
 
@@ -125,6 +137,7 @@ impl Standardizer {
         Standardizer { mean: vec![mean as f32; ds.n_features], std: vec![std; ds.n_features] }
     }
 
+    /// Standardises `ds` in place: (x - mean) / std per feature.
     pub fn apply(&self, ds: &mut Dataset) {
         for row in ds.features.chunks_exact_mut(ds.n_features) {
             for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {

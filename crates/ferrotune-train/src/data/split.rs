@@ -14,8 +14,11 @@ use crate::error::{Result, TrainError};
 /// Row indices of a hold-out split. Disjoint; together they cover `0..n`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holdout {
+    /// Row indices to train on.
     pub train: Vec<usize>,
+    /// Row indices to validate on.
     pub validation: Vec<usize>,
+    /// Row indices kept for the final test.
     pub test: Vec<usize>,
 }
 

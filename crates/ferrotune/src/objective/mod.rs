@@ -50,6 +50,7 @@ impl<E: std::error::Error> From<E> for ObjectiveError {
 
 /// What an objective may return: one value, or one per direction.
 pub trait ObjectiveValue {
+    /// The values, one per direction.
     fn into_values(self) -> Vec<f64>;
 }
 

@@ -17,17 +17,26 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// One thing the program said on stdout.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
+    /// `value=...`: the objective value(s).
     Value(Vec<f64>),
+    /// `constraints=...`: constraint values (feasible when all <= 0).
     Constraints(Vec<f64>),
     /// One value, or one per objective (`value=0.9,0.2`).
-    Report { step: u64, values: Vec<f64> },
+    Report {
+        /// The step (epoch, fold).
+        step: u64,
+        /// The value(s) reported.
+        values: Vec<f64>,
+    },
 }
 
 /// A line as cut by [`LineSplitter`]: its bytes (at most [`MAX_LINE`]) and
 /// whether the original was longer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
+    /// The line's bytes, without the newline.
     pub bytes: Vec<u8>,
+    /// Whether the original line was longer than [`MAX_LINE`].
     pub truncated: bool,
 }
 

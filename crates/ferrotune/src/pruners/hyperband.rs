@@ -17,10 +17,13 @@ use crate::trial::FrozenTrial;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
+/// Hyperband (Li et al., JMLR 2018): successive halving in several brackets of different aggressiveness, a trial's bracket from a stable hash of study name and trial number.
 pub struct HyperbandPruner {
+    /// The fewest steps a trial gets.
     pub min_resource: u64,
     /// The most steps a trial runs (e.g. epochs).
     pub max_resource: u64,
+    /// Only 1/`reduction_factor` of the trials go on at each rung.
     pub reduction_factor: u64,
 }
 
@@ -31,6 +34,7 @@ impl Default for HyperbandPruner {
 }
 
 impl HyperbandPruner {
+    /// Checks the options.
     pub fn validate(&self) -> Result<()> {
         if self.min_resource == 0 || self.max_resource < self.min_resource {
             return Err(Error::InvalidSpec(format!(

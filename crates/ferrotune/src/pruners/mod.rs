@@ -34,6 +34,7 @@ use crate::trial::FrozenTrial;
 
 /// Decides whether `trial` (running, with its reports so far) should stop.
 pub trait Pruner: Send + Sync {
+    /// Whether `trial`, given what it reported so far, should stop now.
     fn prune(&self, study: &Study, trial: &FrozenTrial) -> Result<bool>;
 }
 
@@ -68,19 +69,30 @@ pub(crate) fn best_so_far(trial: &FrozenTrial, d: Direction) -> f64 {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PrunerConfig {
     #[default]
+    /// Never prune.
     None,
+    /// Prune below the median of other trials at the step.
     Median(PercentilePruner),
+    /// Prune outside the given percentile of other trials at the step.
     Percentile(PercentilePruner),
+    /// Prune outside fixed bounds.
     Threshold(ThresholdPruner),
+    /// Prune after `patience` reports without improvement.
     Patient {
+        /// Reports without improvement before pruning.
         patience: usize,
         #[serde(default)]
+        /// The least change that counts as an improvement.
         min_delta: f64,
     },
     #[serde(alias = "asha")]
+    /// Asynchronous successive halving (ASHA).
     SuccessiveHalving(SuccessiveHalvingPruner),
+    /// Hyperband.
     Hyperband(HyperbandPruner),
+    /// A signed-rank test against the best trial (per-fold objectives).
     Wilcoxon(WilcoxonPruner),
+    /// Pareto dominance at the step (several objectives).
     Pareto(ParetoPruner),
 }
 

@@ -16,10 +16,13 @@ use crate::trial::{FrozenTrial, TrialState};
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
+/// For several objectives: prune a trial when at least `fraction` of the complete trials that reached its step Pareto-dominate its vector there.
 pub struct ParetoPruner {
     /// Share of the step's complete trials that must dominate the trial.
     pub fraction: f64,
+    /// Complete trials needed before anything is pruned.
     pub n_startup_trials: usize,
+    /// Steps before which nothing is pruned.
     pub n_warmup_steps: u64,
     /// Complete trials that reported the step, needed for a verdict.
     pub n_min_trials: usize,
@@ -32,6 +35,7 @@ impl Default for ParetoPruner {
 }
 
 impl ParetoPruner {
+    /// Checks the options.
     pub fn validate(&self) -> Result<()> {
         if !(self.fraction > 0.0 && self.fraction <= 1.0) {
             return Err(Error::InvalidSpec(format!("pareto pruner: fraction must be in (0, 1], got {}", self.fraction)));

@@ -10,9 +10,13 @@ use crate::error::{Error, Result};
 use crate::study::Study;
 use crate::trial::FrozenTrial;
 
+/// Prune after `patience` reports without an improvement of more than `min_delta`, optionally only when a wrapped pruner agrees (Optuna's PatientPruner).
 pub struct PatientPruner {
+    /// Reports without improvement before pruning.
     pub patience: usize,
+    /// The least change that counts as an improvement.
     pub min_delta: f64,
+    /// A pruner that must also say prune, if any.
     pub wrapped: Option<Arc<dyn Pruner>>,
 }
 
@@ -23,6 +27,7 @@ impl std::fmt::Debug for PatientPruner {
 }
 
 impl PatientPruner {
+    /// A patient pruner on its own; an error for a negative `min_delta`.
     pub fn new(patience: usize, min_delta: f64) -> Result<Self> {
         if min_delta < 0.0 || !min_delta.is_finite() {
             return Err(Error::InvalidSpec(format!("patient pruner: min_delta must be >= 0, got {min_delta}")));

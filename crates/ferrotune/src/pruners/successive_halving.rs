@@ -39,6 +39,7 @@ pub(crate) fn rung_key(bracket: u32, rung: u32) -> String {
 }
 
 impl SuccessiveHalvingPruner {
+    /// Checks the options.
     pub fn validate(&self) -> Result<()> {
         if self.min_resource == 0 {
             return Err(Error::InvalidSpec("successive halving: min_resource must be at least 1".into()));

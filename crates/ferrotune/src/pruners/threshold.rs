@@ -8,14 +8,20 @@ use crate::trial::FrozenTrial;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
+/// Prune a trial whose intermediate value leaves `[lower, upper]` (or is NaN).
 pub struct ThresholdPruner {
+    /// Prune below this.
     pub lower: Option<f64>,
+    /// Prune above this.
     pub upper: Option<f64>,
+    /// Steps before which nothing is pruned.
     pub n_warmup_steps: u64,
+    /// Check only every this many steps (default 1).
     pub interval_steps: Option<u64>,
 }
 
 impl ThresholdPruner {
+    /// Checks the options.
     pub fn validate(&self) -> Result<()> {
         if let (Some(l), Some(u)) = (self.lower, self.upper) {
             if l > u {

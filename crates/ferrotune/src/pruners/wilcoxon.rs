@@ -17,6 +17,7 @@ use crate::trial::FrozenTrial;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
+/// For objectives that are a mean over folds or instances reported one per step: prune when a one-sided Wilcoxon signed-rank test says the trial is worse than the best trial on the steps both reported.
 pub struct WilcoxonPruner {
     /// Prune when the one-sided p-value falls below this.
     pub p_threshold: f64,
@@ -31,6 +32,7 @@ impl Default for WilcoxonPruner {
 }
 
 impl WilcoxonPruner {
+    /// Checks the options.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.p_threshold) {
             return Err(Error::InvalidSpec(format!("wilcoxon pruner: p_threshold must be in [0, 1], got {}", self.p_threshold)));

@@ -312,6 +312,7 @@ impl std::fmt::Debug for CmaEsSampler {
 }
 
 impl CmaEsSampler {
+    /// A CMA-ES sampler; `None` draws a seed.
     pub fn new(seed: Option<u64>, opts: CmaEsOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
         CmaEsSampler {

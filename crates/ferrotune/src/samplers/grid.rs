@@ -83,6 +83,7 @@ impl GridSampler {
     pub fn len(&self) -> u64 {
         self.size
     }
+    /// Whether the grid has no points.
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }

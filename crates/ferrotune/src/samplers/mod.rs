@@ -18,13 +18,13 @@ mod cmaes;
 mod gp;
 mod grid;
 mod nsga2;
-pub mod observations;
+pub(crate) mod observations;
 mod qmc;
 mod random;
-pub mod ranking;
+pub(crate) mod ranking;
 mod tpe;
-pub mod search_space;
-pub mod transform;
+pub(crate) mod search_space;
+pub(crate) mod transform;
 
 pub use cmaes::{CmaEsOptions, CmaEsSampler};
 pub use gp::{Acquisition, AcquisitionChoice, GpOptions, GpSampler};
@@ -41,8 +41,7 @@ use crate::error::Result;
 use crate::study::Study;
 use crate::trial::FrozenTrial;
 
-/// Parameters and their distributions, in order.
-pub type SearchSpace = IndexMap<String, Distribution>;
+pub use crate::distribution::SearchSpace;
 
 /// The outcome of a joint draw.
 #[derive(Debug, Clone, Default)]
@@ -110,7 +109,9 @@ impl<S: Sampler + ?Sized> Sampler for std::sync::Arc<S> {
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SamplerConfig {
     #[default]
+    /// Independent uniform draws.
     Random,
+    /// Every point of a grid over the space.
     Grid {
         /// Values per continuous axis (discrete axes with fewer values use all).
         #[serde(default = "default_points_per_axis")]

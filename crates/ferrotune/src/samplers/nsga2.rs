@@ -39,6 +39,7 @@ use crate::attrs::NSGA2_GENERATION as ATTR;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Nsga2Options {
+    /// Trials per generation.
     pub population_size: usize,
     /// Probability that a child is made by crossover (else it copies a parent).
     pub crossover_prob: f64,
@@ -92,6 +93,7 @@ fn key_values(study: &Study, t: &FrozenTrial) -> Vec<f64> {
 }
 
 impl Nsga2Sampler {
+    /// An NSGA-II sampler; `None` draws a seed.
     pub fn new(seed: Option<u64>, opts: Nsga2Options) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
         Nsga2Sampler {

@@ -111,12 +111,6 @@ impl Observations {
     pub fn trial(&self, i: usize) -> &Arc<FrozenTrial> {
         &self.rows[i]
     }
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
     /// Observed (complete or pruned) trials so far.
     pub fn n_observed(&self) -> usize {
         self.n_observed
@@ -125,9 +119,6 @@ impl Observations {
     /// the first `k` only needs `observed_order()[k..]`.
     pub fn observed_order(&self) -> &[usize] {
         &self.observed_order
-    }
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.get(name)
     }
 
     /// Parameters every observed trial has, with one distribution.

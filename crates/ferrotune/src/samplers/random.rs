@@ -23,6 +23,7 @@ impl RandomSampler {
     pub fn new(seed: Option<u64>) -> Self {
         RandomSampler { seed: seed.unwrap_or_else(fresh_seed) }
     }
+    /// The seed every draw derives from.
     pub fn seed(&self) -> u64 {
         self.seed
     }

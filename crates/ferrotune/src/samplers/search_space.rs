@@ -2,9 +2,12 @@
 //! the study's finished trials (define-by-run spaces are only known from
 //! what trials actually suggested).
 
+#[cfg(test)]
 use indexmap::IndexMap;
+#[cfg(test)]
 use std::collections::BTreeSet;
 
+#[cfg(test)]
 use super::SearchSpace;
 use crate::trial::{FrozenTrial, TrialState};
 
@@ -13,6 +16,7 @@ pub fn is_observed(t: &FrozenTrial) -> bool {
     matches!(t.state, TrialState::Complete | TrialState::Pruned)
 }
 
+#[cfg(test)]
 /// Parameters present, with the same distribution, in every observed trial
 /// (Optuna's `IntersectionSearchSpace`). Order follows the first trial.
 ///
@@ -31,6 +35,7 @@ pub fn intersection(trials: &[std::sync::Arc<FrozenTrial>]) -> SearchSpace {
     space.unwrap_or_default()
 }
 
+#[cfg(test)]
 /// (Reference implementation, as for [`intersection`].)
 /// Splits the parameters seen into groups that always occur together
 /// (Optuna's group decomposition, used by multivariate TPE for conditional

@@ -59,9 +59,6 @@ impl UnitAxis {
         }
     }
 
-    pub fn distribution(&self) -> &Distribution {
-        &self.dist
-    }
 }
 
 #[inline(never)]

@@ -33,6 +33,7 @@ struct MemStudy {
 }
 
 impl InMemoryStorage {
+    /// An empty storage.
     pub fn new() -> Self {
         Self::default()
     }

@@ -38,7 +38,9 @@ pub type TrialId = i64;
 /// User attributes are the user's; system attributes are ferrotune's own bookkeeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrKind {
+    /// The user's own attributes.
     User,
+    /// ferrotune's bookkeeping (see [`crate::attrs`]).
     System,
 }
 
@@ -54,10 +56,15 @@ impl AttrKind {
 /// A stored study's identity and attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyRecord {
+    /// The storage-wide identifier.
     pub id: StudyId,
+    /// The study's unique name.
     pub name: String,
+    /// One direction per objective.
     pub directions: Vec<Direction>,
+    /// Study-level user attributes.
     pub user_attrs: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Study-level system attributes (see [`crate::attrs`]).
     pub system_attrs: std::collections::BTreeMap<String, serde_json::Value>,
     /// Unix time in seconds.
     pub created_at: f64,
@@ -66,7 +73,9 @@ pub struct StudyRecord {
 /// One line of `ferrotune studies`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudySummary {
+    /// The study.
     pub record: StudyRecord,
+    /// How many trials it holds.
     pub n_trials: u64,
     /// Trial counts by state.
     pub counts: Vec<(TrialState, u64)>,
@@ -80,9 +89,11 @@ pub struct NewTrial {
     /// Parameters fixed in advance (enqueued trials), kept as the
     /// `fixed_params` system attribute.
     pub fixed_params: Option<IndexMap<String, ParamValue>>,
+    /// User attributes to set at creation.
     pub user_attrs: Vec<(String, serde_json::Value)>,
     /// ferrotune's own bookkeeping to set at creation (e.g. `retried_from`).
     pub system_attrs: Vec<(String, serde_json::Value)>,
+    /// The process that will run it (running trials).
     pub owner: Option<Owner>,
 }
 
@@ -93,10 +104,13 @@ pub use crate::attrs::FIXED_PARAMS as FIXED_PARAMS_ATTR;
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Creates a study; [`Error::StudyExists`] if the name is taken.
     fn create_study(&self, name: &str, directions: &[Direction]) -> Result<StudyRecord>;
+    /// The study called `name`, if any.
     fn get_study(&self, name: &str) -> Result<Option<StudyRecord>>;
+    /// Every study with its trial counts.
     fn list_studies(&self) -> Result<Vec<StudySummary>>;
     /// Deletes a study and all its trials; [`Error::StudyNotFound`] if absent.
     fn delete_study(&self, name: &str) -> Result<()>;
+    /// Sets a study attribute.
     fn set_study_attr(&self, study: StudyId, kind: AttrKind, key: &str, value: &serde_json::Value) -> Result<()>;
 
     /// Creates a trial with the next number of the study, atomically.
@@ -111,6 +125,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn set_trial_param(&self, trial: TrialId, name: &str, distribution: &Distribution, internal: f64) -> Result<()>;
     /// Records an intermediate value (a later report for the same step replaces it).
     fn set_trial_intermediate(&self, trial: TrialId, step: u64, value: f64) -> Result<()>;
+    /// Sets an attribute of a running trial.
     fn set_trial_attr(&self, trial: TrialId, kind: AttrKind, key: &str, value: &serde_json::Value) -> Result<()>;
     /// Finishes a running trial; [`Error::TrialFinished`] if it is not running.
     fn finish_trial(
@@ -123,7 +138,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Marks the owner of these running trials as alive now.
     fn heartbeat(&self, trials: &[TrialId]) -> Result<()>;
 
+    /// A trial by storage-wide id.
     fn get_trial(&self, trial: TrialId) -> Result<FrozenTrial>;
+    /// A trial by its number in a study.
     fn get_trial_by_number(&self, study: StudyId, number: u64) -> Result<Option<FrozenTrial>>;
     /// Trials of the study changed after sequence number `after`, in number
     /// order, and the study's current sequence number.

@@ -237,12 +237,15 @@ impl Study {
         StudyBuilder { name: name.into(), directions: None, storage: None, sampler: None, pruner: None, read_only: false }
     }
 
+    /// The study's name.
     pub fn name(&self) -> &str {
         &self.inner.record.name
     }
+    /// The storage-wide identifier.
     pub fn id(&self) -> i64 {
         self.inner.record.id
     }
+    /// One direction per objective.
     pub fn directions(&self) -> &[Direction] {
         &self.inner.record.directions
     }
@@ -250,15 +253,19 @@ impl Study {
     pub fn direction(&self) -> Direction {
         self.inner.record.directions[0]
     }
+    /// Whether it has several objectives.
     pub fn is_multi_objective(&self) -> bool {
         self.inner.record.directions.len() > 1
     }
+    /// Where its trials are kept.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.inner.storage
     }
+    /// How it picks parameters.
     pub fn sampler(&self) -> &Arc<dyn Sampler> {
         &self.inner.sampler
     }
+    /// When it stops trials early.
     pub fn pruner(&self) -> &Arc<dyn Pruner> {
         &self.inner.pruner
     }

@@ -100,6 +100,7 @@ impl Optimize {
 pub enum StopReason {
     /// `n_trials` were run.
     Budget,
+    /// The timeout passed.
     Timeout,
     /// The stop flag was set.
     Interrupted,
@@ -112,9 +113,13 @@ pub enum StopReason {
 /// What one [`Study::optimize`] call did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizeReport {
+    /// Why it returned.
     pub stop: StopReason,
+    /// Trials of this call that completed.
     pub complete: usize,
+    /// Trials of this call that were pruned.
     pub pruned: usize,
+    /// Trials of this call that failed.
     pub failed: usize,
 }
 

@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::Study;
-use crate::distribution::{Distribution, ParamValue};
+use crate::distribution::{Distribution, ParamValue, SearchSpace};
 use crate::error::{invalid, Error, Result};
-use crate::samplers::SearchSpace;
 use crate::storage::AttrKind;
 use crate::trial::{FrozenTrial, ParamRecord};
 
@@ -59,6 +58,7 @@ impl Trial {
     pub fn id(&self) -> i64 {
         self.frozen.id
     }
+    /// The study it belongs to.
     pub fn study(&self) -> &Study {
         &self.study
     }

@@ -16,8 +16,11 @@ use crate::math::{log_norm_cdf, norm_cdf, norm_pdf, LN_SQRT_2PI};
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Acquisition {
+    /// Expected improvement (in log form).
     Ei,
+    /// Probability of improvement.
     Pi,
+    /// Lower confidence bound.
     Lcb,
 }
 

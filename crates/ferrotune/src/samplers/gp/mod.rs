@@ -55,8 +55,11 @@ use crate::attrs::GP as ATTR;
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AcquisitionChoice {
+    /// Expected improvement (in log form).
     Ei,
+    /// Probability of improvement.
     Pi,
+    /// Lower confidence bound, mean - kappa * sd.
     Lcb,
     /// A portfolio of EI, PI and LCB, chosen by softmax over their gains.
     GpHedge,
@@ -68,6 +71,7 @@ pub enum AcquisitionChoice {
 pub struct GpOptions {
     /// Quasi-random trials before the model is used (`n_random_starts`).
     pub n_initial_points: usize,
+    /// Which acquisition function picks the next point.
     pub acquisition: AcquisitionChoice,
     /// LCB's exploration weight κ (scikit-optimize's default 1.96).
     pub kappa: f64,
@@ -177,6 +181,7 @@ struct Models {
 }
 
 impl GpSampler {
+    /// A GP-BO sampler; `None` draws a seed.
     pub fn new(seed: Option<u64>, opts: GpOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
         GpSampler {

@@ -253,6 +253,7 @@ impl std::fmt::Debug for TpeSampler {
 }
 
 impl TpeSampler {
+    /// A TPE sampler; `None` draws a seed.
     pub fn new(seed: Option<u64>, opts: TpeOptions) -> Self {
         let seed = seed.unwrap_or_else(fresh_seed);
         TpeSampler { seed, opts, random: RandomSampler::new(Some(seed)), state: Mutex::new(State::default()) }
