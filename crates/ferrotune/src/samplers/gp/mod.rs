@@ -326,6 +326,113 @@ impl GpSampler {
         best.map(|b| b.0).unwrap_or_else(|| candidates[scored[0].1].clone())
     }
 
+    /// Kriging believer (Ginsbourger et al. 2010): the points of running GP
+    /// trials count as observed at the model's mean, so parallel workers
+    /// spread out instead of proposing the same point.
+    #[allow(clippy::too_many_arguments)]
+    fn believe_pending(
+        &self,
+        gp: Gp,
+        trials: &[Arc<FrozenTrial>],
+        number: u64,
+        key: &str,
+        flat: &[f64],
+        y: &[f64],
+        is_cat: &[bool],
+        hyper: &Hyper,
+    ) -> Gp {
+        let d = is_cat.len();
+        let pending: Vec<Vec<f64>> = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Running && t.number != number)
+            .filter_map(|t| serde_json::from_value::<Tag>(t.system_attrs.get(ATTR)?.clone()).ok())
+            .filter(|tag| tag.space == key && tag.x.len() == d)
+            .map(|tag| tag.x)
+            .collect();
+        if pending.is_empty() {
+            return gp;
+        }
+        let means = gp.predict_many(&pending);
+        let mut xa = flat.to_vec();
+        let mut ya = y.to_vec();
+        for (p, (mu, _)) in pending.iter().zip(means) {
+            xa.extend(p.iter().copied());
+            ya.push(mu);
+        }
+        Gp::new(xa, &ya, d, is_cat.to_vec(), hyper.clone(), self.min_noise()).unwrap_or(gp)
+    }
+
+    /// One GP per constraint over the observed points, with the standardised
+    /// threshold 0 each is held to.
+    fn constraint_models(
+        &self,
+        cons: &[Option<Vec<f64>>],
+        fx: &[f64],
+        rows: &[usize],
+        flat: &[f64],
+        d: usize,
+        is_cat: &[bool],
+    ) -> Vec<(Gp, f64)> {
+        let n_cons = cons.iter().flatten().map(Vec::len).max().unwrap_or(0);
+        let mut constraints = vec![];
+        for k in 0..n_cons {
+            let ck: Vec<f64> = cons.iter().map(|c| c.as_ref().and_then(|c| c.get(k)).copied().unwrap_or(0.0)).collect();
+            let (cs, mean, std) = standardise(&ck);
+            let h = model::fit(fx, &rows.iter().map(|&r| cs[r]).collect::<Vec<_>>(), d, is_cat, &[Hyper::default_for(d)], self.min_noise(), 30);
+            if let Some(g) = Gp::new(flat.to_vec(), &cs, d, is_cat.to_vec(), h, self.min_noise()) {
+                constraints.push((g, (0.0 - mean) / std));
+            }
+        }
+        constraints
+    }
+
+    /// The next point by the chosen acquisition; with gp_hedge (Hoffman,
+    /// Brochu & de Freitas 2011) one of EI/PI/LCB by softmax of their gains,
+    /// which are returned to be stored.
+    #[allow(clippy::type_complexity)]
+    fn propose(
+        &self,
+        models: &Models,
+        enc: &Encoding,
+        cands: &[Vec<f64>],
+        last_tag: Option<&Tag>,
+        number: u64,
+    ) -> (Vec<f64>, Option<(Vec<f64>, Vec<Vec<f64>>)>) {
+        match self.opts.acquisition {
+            AcquisitionChoice::Ei => (self.maximise(models, enc, Acquisition::Ei, cands), None),
+            AcquisitionChoice::Pi => (self.maximise(models, enc, Acquisition::Pi, cands), None),
+            AcquisitionChoice::Lcb => (self.maximise(models, enc, Acquisition::Lcb, cands), None),
+            AcquisitionChoice::GpHedge => {
+                // Gains: each acquisition is rewarded by minus the current
+                // model's mean at what it proposed last time (skopt).
+                let mut gains = vec![0.0; 3];
+                if let Some((g, props)) = last_tag.and_then(|t| t.hedge.clone()) {
+                    let means = models.objective.predict_many(&props);
+                    for k in 0..3 {
+                        gains[k] = g[k] - means[k].0;
+                    }
+                }
+                let proposals: Vec<Vec<f64>> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
+                    .iter()
+                    .map(|a| self.maximise(models, enc, *a, cands))
+                    .collect();
+                let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
+                let total: f64 = w.iter().sum();
+                let mut u = rng_for(self.seed, number, "gp-hedge").random::<f64>() * total;
+                let mut pick = 2;
+                for (k, wk) in w.iter().enumerate() {
+                    if u < *wk {
+                        pick = k;
+                        break;
+                    }
+                    u -= wk;
+                }
+                (proposals[pick].clone(), Some((gains, proposals)))
+            }
+        }
+    }
+
     fn candidates(&self, enc: &Encoding, number: u64, incumbents: &[Vec<f64>]) -> Vec<Vec<f64>> {
         let d = enc.axes.len();
         let qmc = QmcSampler::new(Some(combine(&[self.seed, number, 0x6770])));
@@ -411,39 +518,10 @@ impl Sampler for GpSampler {
             return Ok(RelativeSample::default());
         };
 
-        // Kriging believer: running GP trials count as observed at the mean.
-        let pending: Vec<Vec<f64>> = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Running && t.number != trial.number)
-            .filter_map(|t| serde_json::from_value::<Tag>(t.system_attrs.get(ATTR)?.clone()).ok())
-            .filter(|tag| tag.space == key && tag.x.len() == d)
-            .map(|tag| tag.x)
-            .collect();
-        let objective = if pending.is_empty() {
-            gp
-        } else {
-            let means = gp.predict_many(&pending);
-            let mut xa = flat.clone();
-            let mut ya = y.clone();
-            for (p, (mu, _)) in pending.iter().zip(means) {
-                xa.extend(p.iter().copied());
-                ya.push(mu);
-            }
-            Gp::new(xa, &ya, d, is_cat.clone(), hyper.clone(), self.min_noise()).unwrap_or(gp)
-        };
-
-        // Constraints: one GP each; incumbent among feasible trials.
+        let objective = self.believe_pending(gp, &trials, trial.number, &key, &flat, &y, &is_cat, &hyper);
         let cons: Vec<Option<Vec<f64>>> = observed.iter().map(|t| t.constraints()).collect();
-        let n_cons = cons.iter().flatten().map(Vec::len).max().unwrap_or(0);
-        let mut constraints = vec![];
-        for k in 0..n_cons {
-            let ck: Vec<f64> = cons.iter().map(|c| c.as_ref().and_then(|c| c.get(k)).copied().unwrap_or(0.0)).collect();
-            let (cs, mean, std) = standardise(&ck);
-            let h = model::fit(&fx, &rows.iter().map(|&r| cs[r]).collect::<Vec<_>>(), d, &is_cat, &[Hyper::default_for(d)], self.min_noise(), 30);
-            if let Some(g) = Gp::new(flat.clone(), &cs, d, is_cat.clone(), h, self.min_noise()) {
-                constraints.push((g, (0.0 - mean) / std));
-            }
-        }
+        let constraints = self.constraint_models(&cons, &fx, &rows, &flat, d, &is_cat);
+        // The incumbent is the best feasible trial.
         let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
         let best = (0..y.len()).filter(|&i| feasible(i)).map(|i| y[i]).fold(f64::INFINITY, f64::min);
         let best = if best.is_finite() { best } else { y.iter().copied().fold(f64::INFINITY, f64::min) };
@@ -454,39 +532,7 @@ impl Sampler for GpSampler {
         let incumbents: Vec<Vec<f64>> = order.iter().take(5).map(|&i| x[i].clone()).collect();
         let cands = self.candidates(&enc, trial.number, &incumbents);
 
-        let (point, hedge) = match self.opts.acquisition {
-            AcquisitionChoice::Ei => (self.maximise(&models, &enc, Acquisition::Ei, &cands), None),
-            AcquisitionChoice::Pi => (self.maximise(&models, &enc, Acquisition::Pi, &cands), None),
-            AcquisitionChoice::Lcb => (self.maximise(&models, &enc, Acquisition::Lcb, &cands), None),
-            AcquisitionChoice::GpHedge => {
-                // Gains: each acquisition is rewarded by minus the current
-                // model's mean at what it proposed last time (skopt).
-                let mut gains = vec![0.0; 3];
-                if let Some((g, props)) = last_tag.as_ref().and_then(|t| t.hedge.clone()) {
-                    let means = models.objective.predict_many(&props);
-                    for k in 0..3 {
-                        gains[k] = g[k] - means[k].0;
-                    }
-                }
-                let proposals: Vec<Vec<f64>> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
-                    .iter()
-                    .map(|a| self.maximise(&models, &enc, *a, &cands))
-                    .collect();
-                let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
-                let total: f64 = w.iter().sum();
-                let mut u = rng_for(self.seed, trial.number, "gp-hedge").random::<f64>() * total;
-                let mut pick = 2;
-                for (k, wk) in w.iter().enumerate() {
-                    if u < *wk {
-                        pick = k;
-                        break;
-                    }
-                    u -= wk;
-                }
-                (proposals[pick].clone(), Some((gains, proposals)))
-            }
-        };
+        let (point, hedge) = self.propose(&models, &enc, &cands, last_tag.as_ref(), trial.number);
 
         let values: IndexMap<String, f64> = enc
             .names
