@@ -54,8 +54,9 @@ fn trial_line(t: &FrozenTrial) -> String {
     }
 }
 
-pub fn run(a: RunArgs) -> Result<ExitCode> {
-    let mut file = StudyFile::load(&a.study_file)?;
+/// The flags over the file: storage (a flag beats the file, the file beats
+/// the environment), budget, jobs, space changes.
+fn apply_overrides(file: &mut StudyFile, a: &RunArgs) -> Result<()> {
     // A flag beats the file, the file beats the environment.
     match (&a.storage, std::env::var("FERROTUNE_STORAGE").ok().filter(|s| !s.is_empty())) {
         (Some(url), _) => file.storage_url = url.clone(),
@@ -83,6 +84,42 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         file.n_jobs = j;
     }
     file.allow_space_change = a.allow_space_change;
+    Ok(())
+}
+
+/// First Ctrl-C: stop starting trials, stop the running ones (marked
+/// failed, "interrupted"). Second: kill the running programs' process
+/// groups and leave at once; the next run marks their trials stale.
+fn install_ctrl_c(stop: Arc<AtomicBool>) -> Result<()> {
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            ferrotune::objective::command::kill_running_commands();
+            std::process::exit(EXIT_INTERRUPTED as i32);
+        }
+        status!("\ninterrupted: stopping running trials (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")
+}
+
+/// The study's progress bar on a terminal: trials done / budget, ETA, best.
+fn progress_bar(remaining: Option<usize>) -> ProgressBar {
+    let pb = match remaining {
+        Some(n) => ProgressBar::new(n as u64),
+        None => ProgressBar::new_spinner(),
+    };
+    let template = if remaining.is_some() {
+        "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} trials, ETA {eta} {msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {pos} trials {msg}"
+    };
+    pb.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode> {
+    let mut file = StudyFile::load(&a.study_file)?;
+    apply_overrides(&mut file, &a)?;
     let study = file.open_study(None).with_context(|| format!("opening study '{}' at {}", file.name, file.storage_url))?;
     let remaining = file.remaining_trials(&study)?;
     if remaining == Some(0) && file.timeout.is_none() {
@@ -99,37 +136,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // First Ctrl-C: stop starting trials, stop the running ones (marked
-        // failed, "interrupted"). Second: kill the running programs' process
-        // groups and leave at once; the next run marks their trials stale.
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                ferrotune::objective::command::kill_running_commands();
-                std::process::exit(EXIT_INTERRUPTED as i32);
-            }
-            status!("\ninterrupted: stopping running trials (Ctrl-C again to quit at once)");
-        })
-        .context("installing the Ctrl-C handler")?;
-    }
+    install_ctrl_c(stop.clone())?;
 
     let show = !a.quiet;
     let tty = std::io::stderr().is_terminal();
-    let bar = (show && tty).then(|| {
-        let pb = match remaining {
-            Some(n) => ProgressBar::new(n as u64),
-            None => ProgressBar::new_spinner(),
-        };
-        let template = if remaining.is_some() {
-            "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} trials, ETA {eta} {msg}"
-        } else {
-            "{spinner} [{elapsed_precise}] {pos} trials {msg}"
-        };
-        pb.set_style(ProgressStyle::with_template(template).expect("valid template"));
-        pb.enable_steady_tick(Duration::from_millis(200));
-        pb
-    });
+    let bar = (show && tty).then(|| progress_bar(remaining));
     let say = {
         let bar = bar.clone();
         move |line: String| match &bar {
@@ -206,14 +217,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     }
     let report = report?;
     if show {
-        let why = match report.stop {
-            StopReason::Budget => "budget reached",
-            StopReason::Timeout => "timeout reached",
-            StopReason::Interrupted => "interrupted",
-            StopReason::SamplerExhausted => "the sampler is exhausted (every grid point tried)",
-            StopReason::NoImprovement => "no improvement over the last [budget] patience trials",
-        };
-        status!("stopped: {why}; this run: {} complete, {} pruned, {} failed", report.complete, report.pruned, report.failed);
+        status!(
+            "stopped: {}; this run: {} complete, {} pruned, {} failed",
+            stop_reason(report.stop),
+            report.complete,
+            report.pruned,
+            report.failed
+        );
     }
     print_summary(&study)?;
     print_where(&file, a.quiet);
@@ -236,6 +246,16 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         crate::trainer::retrain_best(&file, task, &study, *threads)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn stop_reason(r: StopReason) -> &'static str {
+    match r {
+        StopReason::Budget => "budget reached",
+        StopReason::Timeout => "timeout reached",
+        StopReason::Interrupted => "interrupted",
+        StopReason::SamplerExhausted => "the sampler is exhausted (every grid point tried)",
+        StopReason::NoImprovement => "no improvement over the last [budget] patience trials",
+    }
 }
 
 /// Where the trials are, and the command that shows them.
