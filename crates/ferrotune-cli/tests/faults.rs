@@ -41,6 +41,8 @@ fn a_trial_ends_at_its_timeout_even_when_a_grandchild_holds_the_pipes() {
     let e = Env::new();
     // Finishes at once but leaves a background child holding stderr.
     executable(&e, "bg.sh", "#!/bin/sh\necho ferrotune: value=1\nsleep 30 >/dev/null &\n");
+    // Finishes at once but leaves a grandchild printing forever.
+    executable(&e, "chatty.sh", "#!/bin/sh\necho ferrotune: value=2\n(while true; do echo noise; sleep 0.01; done) &\n");
     // Runs past the timeout, with a grandchild in its own session.
     executable(&e, "slow.sh", "#!/bin/sh\nsetsid sleep 30 &\nsleep 30\n");
     let f = study_file(&e, "bg", "", "command = [\"./bg.sh\"]\ntimeout = 2", "n_trials = 1");
@@ -49,6 +51,12 @@ fn a_trial_ends_at_its_timeout_even_when_a_grandchild_holds_the_pipes() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
     assert_eq!(e.trials("bg")[0]["state"], "complete");
+    let f = study_file(&e, "chatty", "", "command = [\"./chatty.sh\"]", "n_trials = 1");
+    let start = Instant::now();
+    let out = run_file(&e, &f, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    assert_eq!(e.trials("chatty")[0]["values"], serde_json::json!([2.0]));
     let f = study_file(&e, "slow", "", "command = [\"./slow.sh\"]\ntimeout = 2", "n_trials = 1");
     let start = Instant::now();
     let out = run_file(&e, &f, &[]);

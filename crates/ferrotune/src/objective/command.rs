@@ -575,6 +575,10 @@ impl CommandObjective {
                     Err(e) => break Some(ObjectiveError::msg(format!("lost track of the objective process: {e}"))),
                 }
             }
+            // Even a grandchild that keeps printing cannot hold the trial open.
+            if exited.is_some_and(|(_, at)| at.elapsed() >= DRAIN_AFTER_EXIT) {
+                break None;
+            }
             let line = if stdout_open {
                 match rx.recv_timeout(Duration::from_millis(20)) {
                     Ok(line) => Some(line),
