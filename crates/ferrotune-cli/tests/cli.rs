@@ -291,7 +291,7 @@ fn mistakes_give_one_clear_message() {
     for (url, needle, read_needle) in [
         ("sqlite:////no/such/dir/x.db", "directory /no/such/dir does not exist", "no such database: /no/such/dir/x.db"),
         ("sqlite:/x.db", "three or four slashes", "three or four slashes"),
-        ("postgres://127.0.0.1/test", "not built yet", "not built yet"),
+        ("postgres://127.0.0.1:1/test", "cannot connect to PostgreSQL", "cannot connect to PostgreSQL"),
         ("mysql://x", "unknown storage", "unknown storage"),
     ] {
         assert_user_error(&e.ft(&["run", f.to_str().unwrap(), "--storage", url]), needle);
@@ -594,4 +594,57 @@ fn a_resumed_run_without_a_seed_continues_the_same_sequence() {
     assert!(e2.fts(&["run", f2.to_str().unwrap(), "--n-trials", "4"]).status.success());
     let straight: Vec<Value> = e2.trials("rs").iter().map(|t| t["params"].clone()).collect();
     assert_eq!(resumed, straight);
+}
+
+/// Issue 12 (first part): workers in separate processes share one study on
+/// PostgreSQL: dense, unique trial numbers, every told value stored, the
+/// budget overshot by at most one trial per worker. Needs a server in
+/// FERROTUNE_TEST_POSTGRES (CI sets it); skipped with one line otherwise.
+#[test]
+fn workers_share_a_study_on_postgresql() {
+    let Ok(admin) = std::env::var("FERROTUNE_TEST_POSTGRES") else {
+        eprintln!("skipped: set FERROTUNE_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test to run the PostgreSQL tests");
+        return;
+    };
+    // A fresh database, dropped at the end (psql is the server's own client).
+    let db = format!("ferrotune_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql").args([admin.as_str(), "-q", "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {db}"));
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) if base.contains("://") && base.len() > base.find("://").unwrap() + 3 => format!("{base}/{db}"),
+        _ => panic!("FERROTUNE_TEST_POSTGRES should look like postgresql://user@host:port/db"),
+    };
+    let e = Env::new();
+    let f = study_file(&e, "pg", "", "command = [\"python3\", \"-c\", \"print('ferrotune: value=1')\"]", "n_trials = 40");
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["run", f.to_str().unwrap(), "--storage", &url, "--quiet"])
+                .current_dir(e.dir.path())
+                .env_remove("FERROTUNE_STORAGE")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = e.ft(&["trials", "--study", "pg", "--storage", &url, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone();
+    let numbers: Vec<u64> = t.iter().map(|t| t["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (0..t.len() as u64).collect::<Vec<_>>(), "dense and unique");
+    assert!((40..=44).contains(&t.len()), "budget 40, at most one extra per worker: {}", t.len());
+    assert!(t.iter().all(|t| t["state"] == "complete" && t["values"] == serde_json::json!([1.0])), "{t:?}");
+    // The study is listed by the read commands on PostgreSQL too.
+    let out = e.ft(&["studies", "--storage", &url, "--format", "json"]);
+    assert!(text(&out.stdout).contains("\"pg\""), "{}", text(&out.stdout));
+    psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }

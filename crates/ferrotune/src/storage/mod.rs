@@ -16,8 +16,10 @@
 //! attributes travel as JSON.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
+pub use self::postgres::PostgresStorage;
 pub use memory::InMemoryStorage;
 pub use sqlite::SqliteStorage;
 
@@ -158,11 +160,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 pub const DEFAULT_STORAGE_URL: &str = "sqlite:///ferrotune.db";
 
 /// Opens a storage from a URL, as Optuna users write them:
-/// `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `memory:`.
+/// `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `memory:`,
+/// `postgresql://user[:password]@host[:port]/db` (also `postgres://`).
 pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
     match parse_url(url)? {
         Location::Memory => Ok(Arc::new(InMemoryStorage::new())),
         Location::Sqlite(path) => Ok(Arc::new(SqliteStorage::open(path)?)),
+        Location::Postgres => Ok(Arc::new(PostgresStorage::open(url)?)),
     }
 }
 
@@ -172,6 +176,7 @@ pub fn open_read_only(url: &str) -> Result<Arc<dyn Storage>> {
     match parse_url(url)? {
         Location::Memory => Ok(Arc::new(InMemoryStorage::new())),
         Location::Sqlite(path) => Ok(Arc::new(SqliteStorage::open_read_only(path)?)),
+        Location::Postgres => Ok(Arc::new(PostgresStorage::open_read_only(url)?)),
     }
 }
 
@@ -196,6 +201,7 @@ pub fn log_dir(url: &str, study: &str) -> Option<PathBuf> {
 enum Location {
     Memory,
     Sqlite(PathBuf),
+    Postgres,
 }
 
 fn parse_url(url: &str) -> Result<Location> {
@@ -228,9 +234,9 @@ fn parse_url(url: &str) -> Result<Location> {
         return Ok(Location::Sqlite(path));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(bad("PostgreSQL storage is not built yet; use sqlite:///file.db for now"));
+        return Ok(Location::Postgres);
     }
-    Err(bad("unknown storage; use sqlite:///relative/path.db, sqlite:////absolute/path.db or memory:"))
+    Err(bad("unknown storage; use sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user@host/db or memory:"))
 }
 
 #[cfg(test)]
