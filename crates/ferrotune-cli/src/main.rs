@@ -165,6 +165,20 @@ enum Command {
         #[command(flatten)]
         storage: StorageArg,
     },
+    /// Copy a study, with every trial, attribute and intermediate value,
+    /// from one storage to another (e.g. SQLite on a laptop to PostgreSQL
+    /// on a cluster, and back).
+    Copy {
+        /// The storage to copy from (opened read-only).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The storage to copy to (must not have the study yet).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The study's name.
+        #[arg(long)]
+        study: String,
+    },
     /// Print everything a trial's program printed (stdout and stderr), as
     /// kept beside the database.
     Logs {
@@ -236,6 +250,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Trials(q) => output::trials(&q.storage.storage, &q.study, q.format, &q.columns).map(|_| ExitCode::SUCCESS),
         Command::Best(q) => output::best(&q.storage.storage, &q.study, q.format, &q.columns).map(|_| ExitCode::SUCCESS),
         Command::Logs { study, trial, storage } => output::logs(&storage.storage, &study, trial).map(|_| ExitCode::SUCCESS),
+        Command::Copy { from, to, study } => {
+            let source = ferrotune::storage::open_read_only(&from)?;
+            let target = ferrotune::storage::open(&to)?;
+            let n = ferrotune::storage::copy_study(source.as_ref(), target.as_ref(), &study)
+                .map_err(|e| anyhow::anyhow!("copying study '{study}' from {from} to {to}: {e}"))?;
+            if !quiet {
+                ui::status!("copied study '{study}' ({n} trials) from {from} to {to}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Delete { study, storage } => {
             // Never create a database just to find the study is not there.
             drop(ferrotune::storage::open_read_only(&storage.storage)?);

@@ -648,3 +648,43 @@ fn workers_share_a_study_on_postgresql() {
     assert!(text(&out.stdout).contains("\"pg\""), "{}", text(&out.stdout));
     psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
+
+/// Issue 12: `ferrotune copy` moves a study between storages (to
+/// PostgreSQL and back when a server is configured) with its trials intact.
+#[test]
+fn copy_moves_a_study_between_storages() {
+    let e = Env::new();
+    let f = study_file(&e, "cp", "", "command = [\"python3\", \"-c\", \"print('ferrotune: report step=1 value=0.5'); print('ferrotune: value=1')\"]", "n_trials = 3");
+    assert!(e.fts(&["run", f.to_str().unwrap()]).status.success());
+    let a = e.storage();
+    let b = format!("sqlite:///{}", e.path("b.db").display());
+    let mut hops = vec![a.clone(), b.clone()];
+    let pg = std::env::var("FERROTUNE_TEST_POSTGRES").ok().map(|admin| {
+        let db = format!("ferrotune_copy_{}", std::process::id());
+        for sql in [format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"), format!("CREATE DATABASE {db}")] {
+            assert!(Command::new("psql").args([admin.as_str(), "-q", "-c", &sql]).status().unwrap().success());
+        }
+        (admin.rsplit_once('/').unwrap().0.to_string() + "/" + &db, admin, db)
+    });
+    if let Some((url, _, _)) = &pg {
+        hops.push(url.clone());
+    }
+    hops.push(format!("sqlite:///{}", e.path("c.db").display()));
+    let listing = |url: &str| {
+        let out = e.ft(&["trials", "--study", "cp", "--storage", url, "--format", "json"]);
+        assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let original = listing(&a);
+    for w in hops.windows(2) {
+        let out = e.ft(&["copy", "--from", &w[0], "--to", &w[1], "--study", "cp"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("copied study 'cp' (3 trials)"), "{}", text(&out.stderr));
+        assert_eq!(listing(&w[1]), original, "{} -> {}", w[0], w[1]);
+    }
+    assert_user_error(&e.ft(&["copy", "--from", &a, "--to", &b, "--study", "cp"]), "already exists");
+    assert_user_error(&e.ft(&["copy", "--from", &a, "--to", &b, "--study", "nope"]), "no study named 'nope'");
+    if let Some((_, admin, db)) = pg {
+        Command::new("psql").args([admin.as_str(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")]).status().unwrap();
+    }
+}

@@ -237,3 +237,78 @@ fn storage_urls() {
         assert!(!e.contains("secret"), "{e}");
     }
 }
+
+/// Issue 12: `copy_study` moves a study between backends with every trial,
+/// attribute and intermediate value intact — through every pair of backends
+/// (SQLite → PostgreSQL → SQLite included when a server is configured).
+#[test]
+fn a_copied_study_is_identical_on_every_backend() {
+    let bs = backends();
+    let (src, _) = &bs[0];
+    let st = src.create_study("c", &[Direction::Maximize, Direction::Minimize]).unwrap();
+    src.set_study_attr(st.id, AttrKind::User, "note", &serde_json::json!({"owner": "me", "tags": [1, 2]})).unwrap();
+    src.set_study_attr(st.id, AttrKind::System, "seed", &serde_json::json!(12345)).unwrap();
+    let d = crate::Distribution::float_log(1e-5, 1.0);
+    let c = crate::Distribution::categorical(["relu", "tanh"]);
+    let big = serde_json::json!({"blob": "x".repeat(100_000)});
+    for i in 0..6u64 {
+        let fixed: IndexMap<String, crate::ParamValue> = [("lr".to_string(), 0.01.into())].into_iter().collect();
+        let new = if i == 5 {
+            NewTrial { state: Some(TrialState::Waiting), fixed_params: Some(fixed), ..Default::default() }
+        } else {
+            NewTrial { owner: Some(Owner { host: "h".into(), pid: 7, start: Some(9), pid_space: Some("b/p".into()) }), ..Default::default() }
+        };
+        let t = src.create_trial(st.id, new).unwrap();
+        if i == 5 {
+            continue;
+        }
+        src.set_trial_param(t.id, "lr", &d, (1.0 / 3.0) * (i + 1) as f64 / 6.0).unwrap();
+        src.set_trial_param(t.id, "act", &c, (i % 2) as f64).unwrap();
+        src.set_trial_intermediate(t.id, 1, 0.1 * i as f64).unwrap();
+        src.set_trial_intermediate(t.id, 2, f64::NAN).unwrap();
+        src.set_trial_attr(t.id, AttrKind::User, "big", &big).unwrap();
+        src.set_trial_attr(t.id, AttrKind::System, "constraints", &serde_json::json!([-1.5])).unwrap();
+        match i {
+            0 | 1 => {
+                src.finish_trial(t.id, TrialState::Complete, Some(&[0.1 + 0.2, -1.0 / 3.0]), None).unwrap();
+            }
+            2 => {
+                src.finish_trial(t.id, TrialState::Pruned, None, None).unwrap();
+            }
+            3 => {
+                src.finish_trial(t.id, TrialState::Failed, None, Some("CUDA OOM\nstderr tail")).unwrap();
+            }
+            _ => {} // left running
+        }
+    }
+    let (original, _) = src.trials_since(st.id, 0).unwrap();
+    let strip = |ts: Vec<FrozenTrial>| -> Vec<FrozenTrial> { ts.into_iter().map(|t| FrozenTrial { id: 0, ..t }).collect() };
+    let original = strip(original);
+    // Along the chain memory -> SQLite -> PostgreSQL (if configured) -> a
+    // second SQLite file.
+    let dir = tempfile::tempdir().unwrap();
+    let last: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("back.db")).unwrap());
+    let mut chain: Vec<Arc<dyn Storage>> = bs.iter().map(|(s, _)| s.clone()).collect();
+    chain.push(last);
+    for w in chain.windows(2) {
+        let n = copy_study(w[0].as_ref(), w[1].as_ref(), "c").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(n, 6);
+        let rec = w[1].get_study("c").unwrap().unwrap();
+        assert_eq!(rec.directions, vec![Direction::Maximize, Direction::Minimize]);
+        assert_eq!(rec.user_attrs["note"], serde_json::json!({"owner": "me", "tags": [1, 2]}));
+        assert_eq!(rec.system_attrs["seed"], serde_json::json!(12345));
+        let (copied, _) = w[1].trials_since(rec.id, 0).unwrap();
+        let copied = strip(copied);
+        assert_eq!(copied.len(), original.len());
+        for (a, b) in original.iter().zip(&copied) {
+            // NaN != NaN: compare intermediate values by bits.
+            let bits = |t: &FrozenTrial| t.intermediate_values.iter().map(|(k, v)| (*k, v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(a), bits(b), "trial {}", a.number);
+            let no_iv = |t: &FrozenTrial| FrozenTrial { intermediate_values: Default::default(), ..t.clone() };
+            assert_eq!(no_iv(a), no_iv(b), "trial {}", a.number);
+        }
+        // Copying onto a storage that has the study already is refused.
+        assert!(matches!(copy_study(w[0].as_ref(), w[1].as_ref(), "c"), Err(Error::StudyExists(_))));
+    }
+    assert!(matches!(copy_study(chain[0].as_ref(), chain[1].as_ref(), "nope"), Err(Error::StudyNotFound(_))));
+}

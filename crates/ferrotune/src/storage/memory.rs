@@ -169,6 +169,19 @@ impl Storage for InMemoryStorage {
         self.lock().create(study, new)
     }
 
+    fn import_trial(&self, study: StudyId, t: &FrozenTrial) -> Result<FrozenTrial> {
+        let mut g = self.lock();
+        g.next_trial += 1;
+        let id = g.next_trial;
+        let s = g.study_mut(study)?;
+        s.seq += 1;
+        let (idx, seq) = (s.trials.len(), s.seq);
+        let copy = FrozenTrial { id, number: idx as u64, ..t.clone() };
+        s.trials.push((Box::new(copy.clone()), seq));
+        g.trials.insert(id, (study, idx));
+        Ok(copy)
+    }
+
     fn enqueue_once(&self, study: StudyId, new: NewTrial) -> Result<Option<FrozenTrial>> {
         let mut g = self.lock();
         let fixed = new.fixed_params.as_ref().map(|f| serde_json::to_value(f).expect("params serialize"));

@@ -149,11 +149,42 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn trials_since(&self, study: StudyId, after: u64) -> Result<(Vec<FrozenTrial>, u64)>;
     /// Running trials of the study, read fresh (heartbeats included).
     fn running_trials(&self, study: StudyId) -> Result<Vec<FrozenTrial>>;
+    /// Appends `t` to the study as it is — state, values, parameters,
+    /// intermediate values, attributes, times, owner — with the study's next
+    /// number (for [`copy_study`], which adds trials in number order, that is
+    /// `t`'s own number). Returns the stored trial.
+    fn import_trial(&self, study: StudyId, t: &FrozenTrial) -> Result<FrozenTrial>;
     /// Checks the backend for damage (a truncated or overwritten file), so a
     /// missing trial can be reported as corruption rather than a wrong number.
     fn check_integrity(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Copies study `name` from `from` to `to` (which must not have it):
+/// directions, study attributes, and every trial with its parameters,
+/// intermediate values, attributes, state, values, messages and times, in
+/// number order. `ferrotune copy` moves a study between SQLite and
+/// PostgreSQL this way. Returns the number of trials copied.
+pub fn copy_study(from: &dyn Storage, to: &dyn Storage, name: &str) -> Result<usize> {
+    let rec = from.get_study(name)?.ok_or_else(|| Error::StudyNotFound(name.to_string()))?;
+    let (trials, _) = from.trials_since(rec.id, 0)?;
+    let target = to.create_study(name, &rec.directions)?;
+    for (kind, attrs) in [(AttrKind::User, &rec.user_attrs), (AttrKind::System, &rec.system_attrs)] {
+        for (k, v) in attrs {
+            to.set_study_attr(target.id, kind, k, v)?;
+        }
+    }
+    for t in &trials {
+        let copied = to.import_trial(target.id, t)?;
+        if copied.number != t.number {
+            return Err(Error::Storage(format!(
+                "copying study '{name}': trial {} arrived as number {}; the source's numbers are not dense",
+                t.number, copied.number
+            )));
+        }
+    }
+    Ok(trials.len())
 }
 
 /// The storage used when none is given: `ferrotune.db` in the working directory.

@@ -480,6 +480,52 @@ impl Storage for SqliteStorage {
         self.write(|tx| Self::insert_trial(tx, study, &new))
     }
 
+    fn import_trial(&self, study: StudyId, t: &FrozenTrial) -> Result<FrozenTrial> {
+        self.write(|tx| {
+            let seq = Self::bump(tx, study)?;
+            let number: i64 =
+                tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
+            tx.execute(
+                "INSERT INTO trials (study_id, number, state, vals, message, started_at, completed_at, owner, heartbeat, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    study,
+                    number,
+                    t.state.as_str(),
+                    t.values.as_ref().map(json),
+                    t.message,
+                    t.started_at,
+                    t.completed_at,
+                    t.owner.as_ref().map(json),
+                    t.heartbeat,
+                    seq
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            for (pos, (name, p)) in t.params.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO trial_params (trial_id, pos, name, distribution, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, pos as i64, name, json(&p.distribution), p.internal],
+                )?;
+            }
+            for (step, v) in &t.intermediate_values {
+                tx.execute(
+                    "INSERT INTO trial_intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
+                    params![id, *step as i64, (!v.is_nan()).then_some(*v)],
+                )?;
+            }
+            for (kind, attrs) in [("user", &t.user_attrs), ("system", &t.system_attrs)] {
+                for (k, v) in attrs {
+                    tx.execute(
+                        "INSERT INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, kind, k, json(v)],
+                    )?;
+                }
+            }
+            Self::one_trial(tx, id)
+        })
+    }
+
     fn enqueue_once(&self, study: StudyId, new: NewTrial) -> Result<Option<FrozenTrial>> {
         let fixed = new.fixed_params.as_ref().map(json);
         let new = NewTrial { state: Some(TrialState::Waiting), ..new };
