@@ -15,5 +15,6 @@ set -euo pipefail
 
 # Each worker runs trials one at a time on its own GPU until the study's
 # n_trials is reached. A preempted worker's running trial is marked failed
-# ("interrupted") and does not use up the budget.
+# ("interrupted"), does not use up the budget, and is enqueued again for the
+# next worker.
 exec ferrotune run study.toml --storage "$FERROTUNE_STORAGE" --n-jobs 1

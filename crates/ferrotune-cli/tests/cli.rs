@@ -238,9 +238,10 @@ fn ctrl_c_marks_the_running_trial_interrupted_and_stops_its_program() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let t = e.trials("slow");
-    assert_eq!(t.len(), 1);
+    assert_eq!(t.len(), 2, "the interrupted trial, and its configuration enqueued again");
     assert_eq!(t[0]["state"], "failed");
     assert_eq!(t[0]["message"], "interrupted");
+    assert_eq!(t[1]["state"], "waiting");
     let pid = std::fs::read_to_string(e.path("pid")).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "objective process {pid} still alive");

@@ -521,3 +521,42 @@ fn trial_output_is_kept_and_shown_with_verbose() {
     let log = std::fs::read_to_string(e.path("run.log")).unwrap();
     assert!(log.contains("trial 1 complete: value=4"), "{log}");
 }
+
+/// Issue 12: `[budget] max_retries` enqueues a failed trial again with the
+/// same parameters (`retried_from`); a SIGTERM, as a scheduler sends before
+/// preemption, marks the running trial interrupted and enqueues it again,
+/// so the next worker resumes that configuration first.
+#[test]
+fn failed_and_preempted_trials_are_enqueued_again_with_their_parameters() {
+    let e = Env::new();
+    // Fails the first time it ever runs, then succeeds.
+    executable(&e, "flaky.sh", "#!/bin/sh\nif [ ! -f failed_once ]; then touch failed_once; exit 3; fi\necho ferrotune: value=1\n");
+    let file_text = std::fs::read_to_string(study_file(&e, "r", "", "command = [\"./flaky.sh\"]", "n_trials = 2\nmax_retries = 1")).unwrap();
+    let f = e.write("r.toml", &file_text);
+    let out = run_file(&e, &f, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = e.trials("r");
+    assert_eq!(t[0]["state"], "failed");
+    assert_eq!(t[1]["state"], "complete");
+    assert_eq!(t[1]["params"], t[0]["params"], "the retry runs the failed trial's parameters");
+
+    // SIGTERM mid-trial: interrupted, enqueued again, resumed by the next run.
+    executable(&e, "slow.sh", "#!/bin/sh\nif [ ! -f once ]; then touch once; sleep 300; fi\necho ferrotune: value=2\n");
+    let f = study_file(&e, "pre", "", "command = [\"./slow.sh\"]", "n_trials = 1");
+    let child = e.spawn_run(&f, &["--quiet"], &[]);
+    wait_for(&e.path("once"), 20);
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let t = e.trials("pre");
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert!(t[0]["message"].as_str().unwrap().starts_with("interrupted"), "{t:?}");
+    assert_eq!(t[1]["state"], "waiting");
+    let out = run_file(&e, &f, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = e.trials("pre");
+    assert_eq!(t.len(), 2, "the resumed configuration filled the budget: {t:?}");
+    assert_eq!(t[1]["state"], "complete");
+    assert_eq!(t[1]["params"], t[0]["params"]);
+}

@@ -95,6 +95,9 @@ struct BudgetSection {
     min_improvement: f64,
     timeout: Option<DurationSpec>,
     n_jobs: Option<usize>,
+    /// Enqueue a failed trial again with the same parameters, this often.
+    #[serde(default)]
+    max_retries: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +193,8 @@ pub struct StudyFile {
     pub n_jobs: usize,
     /// Stop after this many complete trials without an improvement of more than this.
     pub patience: Option<(usize, f64)>,
+    /// `[budget] max_retries`: how often a failed trial is enqueued again.
+    pub max_retries: usize,
     /// `[space]`.
     pub space: SpaceSpec,
     /// What a trial runs: a command, or the built-in trainer.
@@ -291,6 +296,7 @@ impl StudyFile {
             timeout: raw.budget.timeout.as_ref().map(|t| t.to_duration("[budget] timeout")).transpose()?,
             n_jobs: raw.budget.n_jobs.unwrap_or(1),
             patience: raw.budget.patience.map(|p| (p, raw.budget.min_improvement)),
+            max_retries: raw.budget.max_retries,
             space,
             objective,
             enqueue,
@@ -309,7 +315,8 @@ impl StudyFile {
         // resumed run continues the same sequence.
         let seed = builder.seed(self.seed)?;
         let sampler = self.sampler.build(seed, Some(&self.space.search_space()))?;
-        let study = builder.sampler_arc(sampler).pruner_arc(self.pruner.build()?).load_or_create()?;
+        let study =
+            builder.sampler_arc(sampler).pruner_arc(self.pruner.build()?).max_retries(self.max_retries).load_or_create()?;
         study.check_space(&self.space, self.allow_space_change)?;
         for params in &self.enqueue {
             study.enqueue_trial_once(params.clone())?;

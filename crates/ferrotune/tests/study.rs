@@ -315,9 +315,12 @@ fn a_stop_flag_interrupts_the_running_trial() {
         .unwrap();
     assert_eq!(r.stop, StopReason::Interrupted);
     let trials = s.trials().unwrap();
-    assert_eq!(trials.len(), 3);
+    assert_eq!(trials.len(), 4);
     assert_eq!(trials[2].state, TrialState::Failed);
     assert_eq!(trials[2].message.as_deref(), Some("interrupted"));
+    // The interrupted configuration is enqueued again, to resume first.
+    assert_eq!(trials[3].state, TrialState::Waiting);
+    assert_eq!(trials[3].system_attrs.get("retried_from"), Some(&serde_json::json!(2)));
 }
 
 mod properties {

@@ -23,6 +23,8 @@ use crate::storage::{AttrKind, InMemoryStorage, NewTrial, Storage, StudyRecord};
 use crate::trial::{FrozenTrial, Owner, TrialState};
 
 pub use crate::attrs::{RETRIED_FROM as RETRIED_FROM_ATTR, STUDY_SPACE as SPACE_ATTR};
+/// How often one configuration is enqueued again after interruptions.
+pub const MAX_INTERRUPTED_RETRIES: usize = 100;
 /// How often an enqueued trial whose worker died is enqueued again.
 pub const MAX_ENQUEUED_RETRIES: usize = 2;
 
@@ -56,6 +58,8 @@ struct Inner {
     /// threads of one `optimize` see each other's choices (grid points, liars).
     ask_lock: Mutex<()>,
     owner: Owner,
+    /// How often a failed trial is enqueued again (see [`StudyBuilder::max_retries`]).
+    max_retries: usize,
 }
 
 #[derive(Default)]
@@ -82,9 +86,19 @@ pub struct StudyBuilder {
     sampler: Option<Arc<dyn Sampler>>,
     pruner: Option<Arc<dyn Pruner>>,
     read_only: bool,
+    max_retries: usize,
 }
 
 impl StudyBuilder {
+    /// Enqueue a trial that failed (an error, or its worker died) again with
+    /// the same parameters, up to `n` times per configuration; the new trial
+    /// records `retried_from` (like Optuna's `RetryFailedTrialCallback`).
+    /// Interrupted trials (Ctrl-C, a scheduler's SIGTERM) are always enqueued
+    /// again, so preempted work resumes. Default 0.
+    pub fn max_retries(mut self, n: usize) -> Self {
+        self.max_retries = n;
+        self
+    }
     /// Open only to look: opening writes nothing (no sweep for stale
     /// trials), as `ferrotune trials` and a dashboard need. Pair it with
     /// [`crate::storage::open_read_only`].
@@ -189,6 +203,7 @@ impl StudyBuilder {
                 cache: Mutex::new(Cache::default()),
                 ask_lock: Mutex::new(()),
                 owner: stale::this_process(),
+                max_retries: self.max_retries,
             }),
         };
         if !self.read_only {
@@ -209,7 +224,8 @@ impl StudyBuilder {
         let storage = self.storage.clone().ok_or_else(|| {
             Error::InvalidSpec("StudyBuilder::seed needs a storage (a seed is stored with the study)".into())
         })?;
-        let mut probe = Study::builder(self.name.clone()).storage(storage);
+        // No stale sweep here: the study opened with its real options does it.
+        let mut probe = Study::builder(self.name.clone()).storage(storage).read_only();
         if let Some(d) = &self.directions {
             probe = probe.directions(d.clone());
         }
@@ -234,7 +250,15 @@ impl StudyBuilder {
 impl Study {
     /// Starts building a study called `name`.
     pub fn builder(name: impl Into<String>) -> StudyBuilder {
-        StudyBuilder { name: name.into(), directions: None, storage: None, sampler: None, pruner: None, read_only: false }
+        StudyBuilder {
+            name: name.into(),
+            directions: None,
+            storage: None,
+            sampler: None,
+            pruner: None,
+            read_only: false,
+            max_retries: 0,
+        }
     }
 
     /// The study's name.
@@ -549,7 +573,13 @@ impl Study {
                 match self.inner.storage.finish_trial(t.id, TrialState::Failed, None, Some(&why)) {
                     Ok(_) => {
                         failed.push(t.number);
-                        self.retry_enqueued(&t)?;
+                        // An enqueued configuration is never dropped silently.
+                        let limit = if crate::attrs::fixed_params(&t).is_some() {
+                            self.inner.max_retries.max(MAX_ENQUEUED_RETRIES)
+                        } else {
+                            self.inner.max_retries
+                        };
+                        self.retry_trial(&t, limit)?;
                     }
                     Err(Error::TrialFinished { .. }) => {} // someone else got there first
                     Err(e) => return Err(e),
@@ -559,21 +589,27 @@ impl Study {
         Ok(failed)
     }
 
-    /// Enqueues a stale enqueued trial's parameters again (see above).
-    fn retry_enqueued(&self, t: &FrozenTrial) -> Result<()> {
-        let Some(fixed) = crate::attrs::fixed_params(t) else { return Ok(()) };
+    /// Enqueues `t`'s parameters again as a new (waiting) trial that records
+    /// `retried_from`, unless `t` is already the `limit`-th retry of its first
+    /// run. The parameters are those `t` suggested, or, if it died before
+    /// suggesting, those it was enqueued with. Returns the new trial's number.
+    pub fn retry_trial(&self, t: &FrozenTrial, limit: usize) -> Result<Option<u64>> {
         let mut retries = 0;
         let mut cur = crate::attrs::retried_from(t);
         while let Some(n) = cur {
             retries += 1;
             cur = self.trial(n).ok().and_then(|p| crate::attrs::retried_from(&p));
         }
-        if retries >= MAX_ENQUEUED_RETRIES {
-            return Ok(());
+        if retries >= limit {
+            return Ok(None);
         }
-        let fixed: IndexMap<String, ParamValue> = serde_json::from_value(fixed.clone())
-            .map_err(|e| Error::Storage(format!("enqueued parameters of trial {} are unreadable: {e}", t.number)))?;
-        self.inner.storage.create_trial(
+        let mut fixed: IndexMap<String, ParamValue> = match crate::attrs::fixed_params(t) {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| Error::Storage(format!("enqueued parameters of trial {} are unreadable: {e}", t.number)))?,
+            None => IndexMap::new(),
+        };
+        fixed.extend(t.param_values());
+        let new = self.inner.storage.create_trial(
             self.id(),
             NewTrial {
                 state: Some(TrialState::Waiting),
@@ -582,7 +618,21 @@ impl Study {
                 ..Default::default()
             },
         )?;
-        Ok(())
+        Ok(Some(new.number))
+    }
+
+    /// After a failed trial: interrupted ones are enqueued again (preempted
+    /// work resumes), others up to `max_retries` times.
+    pub(crate) fn retry_after_failure(&self, t: &FrozenTrial) -> Result<()> {
+        if t.state != TrialState::Failed {
+            return Ok(());
+        }
+        match crate::attrs::FailureKind::of(t) {
+            Some(crate::attrs::FailureKind::Interrupted) => self.retry_trial(t, MAX_INTERRUPTED_RETRIES).map(|_| ()),
+            Some(crate::attrs::FailureKind::Stale) => Ok(()), // fail_stale_trials decides
+            None if self.inner.max_retries > 0 => self.retry_trial(t, self.inner.max_retries).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn owner(&self) -> &Owner {

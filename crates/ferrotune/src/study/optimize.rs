@@ -288,7 +288,10 @@ impl Study {
             let done = self.tell(trial.number(), outcome);
             shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&trial.id());
             let done = match done {
-                Ok(d) => d,
+                Ok(d) => {
+                    self.retry_after_failure(&d)?;
+                    d
+                }
                 // Another process finished it first (it judged us stale, or
                 // a user told it by hand): keep what is stored and go on.
                 Err(Error::TrialFinished { .. }) => self.trial(trial.number())?,
