@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
+use super::{check_finished, AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::direction::Direction;
@@ -67,10 +67,7 @@ impl Inner {
 
 impl Inner {
     fn create(&mut self, study: StudyId, new: NewTrial) -> Result<FrozenTrial> {
-        let state = new.state.unwrap_or(TrialState::Running);
-        if !matches!(state, TrialState::Waiting | TrialState::Running) {
-            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
-        }
+        let state = new.initial_state()?;
         let g = self;
         g.next_trial += 1;
         let id = g.next_trial;
@@ -239,9 +236,7 @@ impl Storage for InMemoryStorage {
         values: Option<&[f64]>,
         message: Option<&str>,
     ) -> Result<FrozenTrial> {
-        if !state.is_finished() {
-            return Err(Error::Storage(format!("finish_trial needs a finished state, not {state}")));
-        }
+        check_finished(state)?;
         self.lock().with_running(trial, |t| {
             t.state = state;
             t.values = values.map(<[f64]>::to_vec);

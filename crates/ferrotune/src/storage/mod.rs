@@ -101,6 +101,38 @@ pub struct NewTrial {
 
 pub use crate::attrs::FIXED_PARAMS as FIXED_PARAMS_ATTR;
 
+impl NewTrial {
+    /// The state it starts in: running unless enqueued (waiting); anything
+    /// else is refused.
+    pub(crate) fn initial_state(&self) -> Result<TrialState> {
+        let state = self.state.unwrap_or(TrialState::Running);
+        if !matches!(state, TrialState::Waiting | TrialState::Running) {
+            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
+        }
+        Ok(state)
+    }
+}
+
+/// `finish_trial` takes only a finished state.
+fn check_finished(state: TrialState) -> Result<()> {
+    if !state.is_finished() {
+        return Err(Error::Storage(format!("finish_trial needs a finished state, not {state}")));
+    }
+    Ok(())
+}
+
+/// Plain data as stored JSON text (the SQL backends' column format).
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data always serializes")
+}
+
+/// A stored value that does not parse: damage, or a newer writer.
+fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Storage(format!(
+        "stored {what} could not be read ('{e}'): the database is damaged, or was written by a newer ferrotune"
+    ))
+}
+
 /// The seam between the tuner and a database. See the module docs for the
 /// guarantees every implementation gives.
 pub trait Storage: Send + Sync + std::fmt::Debug {

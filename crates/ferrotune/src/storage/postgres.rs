@@ -16,7 +16,7 @@ use postgres::{Client, NoTls, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
+use super::{check_finished, corrupt, json, AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::direction::Direction;
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
@@ -94,16 +94,6 @@ impl std::fmt::Debug for PostgresStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStorage").field("url", &self.shown).finish()
     }
-}
-
-fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).expect("plain data always serializes")
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!(
-        "stored {what} could not be read ('{e}'): the database is damaged, or was written by a newer ferrotune"
-    ))
 }
 
 impl From<postgres::Error> for Error {
@@ -339,10 +329,7 @@ impl PostgresStorage {
     }
 
     fn insert_trial(tx: &mut Transaction, study: StudyId, new: &NewTrial) -> Result<FrozenTrial> {
-        let state = new.state.unwrap_or(TrialState::Running);
-        if !matches!(state, TrialState::Waiting | TrialState::Running) {
-            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
-        }
+        let state = new.initial_state()?;
         let seq = Self::bump(tx, study)?;
         let number: i64 =
             tx.query_one("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1", &[&study])?.get(0);
@@ -569,9 +556,7 @@ impl Storage for PostgresStorage {
         values: Option<&[f64]>,
         message: Option<&str>,
     ) -> Result<FrozenTrial> {
-        if !state.is_finished() {
-            return Err(Error::Storage(format!("finish_trial needs a finished state, not {state}")));
-        }
+        check_finished(state)?;
         self.write(|tx| {
             Self::touch_running(tx, trial)?;
             tx.execute(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
+use super::{check_finished, corrupt, json, AttrKind, NewTrial, Storage, StudyId, StudyRecord, StudySummary, TrialId};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::direction::Direction;
@@ -79,10 +79,6 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
 }
 
-fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).expect("plain data always serializes")
-}
-
 /// A path as the path part of an SQLite `file:` URI.
 fn uri_path(p: &Path) -> String {
     let mut out = String::new();
@@ -93,12 +89,6 @@ fn uri_path(p: &Path) -> String {
         }
     }
     out
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!(
-        "stored {what} could not be read ('{e}'): the database is damaged, or was written by a newer ferrotune"
-    ))
 }
 
 impl SqliteStorage {
@@ -366,10 +356,7 @@ impl SqliteStorage {
 
     /// Inserts a new trial with the study's next number (inside `tx`).
     fn insert_trial(tx: &rusqlite::Transaction, study: StudyId, new: &NewTrial) -> Result<FrozenTrial> {
-        let state = new.state.unwrap_or(TrialState::Running);
-        if !matches!(state, TrialState::Waiting | TrialState::Running) {
-            return Err(Error::Storage(format!("a new trial must be waiting or running, not {state}")));
-        }
+        let state = new.initial_state()?;
         let seq = Self::bump(tx, study)?;
         let number: i64 =
             tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
@@ -605,9 +592,7 @@ impl Storage for SqliteStorage {
         values: Option<&[f64]>,
         message: Option<&str>,
     ) -> Result<FrozenTrial> {
-        if !state.is_finished() {
-            return Err(Error::Storage(format!("finish_trial needs a finished state, not {state}")));
-        }
+        check_finished(state)?;
         self.write(|tx| {
             Self::touch_running(tx, trial)?;
             tx.execute(
