@@ -4,6 +4,7 @@
 //!     cargo run --release -p ferrotune-bench -- quality
 //!     cargo run --release -p ferrotune-bench -- pruning
 //!     cargo run --release -p ferrotune-bench -- epoch
+//!     cargo run --release -p ferrotune-bench -- workers --python "$(benchmarks/venv.sh)"
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
 //! already holds N trials, through the library (one process, one open
@@ -14,6 +15,7 @@ mod epoch;
 mod problems;
 mod pruning;
 mod quality;
+mod workers;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -74,6 +76,43 @@ enum Cmd {
         #[arg(long)]
         no_torch: bool,
     },
+    /// Trials per second with many worker processes on one study, SQLite
+    /// and PostgreSQL, beside Optuna's RDBStorage (`--python`, a venv from
+    /// `benchmarks/venv.sh`).
+    Workers {
+        /// Worker process counts (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        workers: Vec<usize>,
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Backends (comma-separated): sqlite, postgresql.
+        #[arg(long, value_delimiter = ',', default_value = "sqlite,postgresql")]
+        backends: Vec<String>,
+        /// A PostgreSQL server where fresh databases may be created.
+        #[arg(long, env = "FERROTUNE_BENCH_POSTGRES", default_value = "postgresql://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+        /// A Python with Optuna (benchmarks/venv.sh); without it, ferrotune only.
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Intermediate values reported per trial.
+        #[arg(long, default_value_t = 5)]
+        reports: u64,
+    },
+    /// One worker process of `workers` (started by it).
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        storage: String,
+        #[arg(long)]
+        study: String,
+        #[arg(long)]
+        ready: PathBuf,
+        #[arg(long)]
+        index: usize,
+        #[arg(long, default_value_t = 5)]
+        reports: u64,
+    },
     /// ask + tell round trips per second with SQLite storage.
     Storage {
         /// Stored trials before measuring (comma-separated).
@@ -98,6 +137,10 @@ fn main() -> Result<()> {
         Cmd::Epoch { models, threads, epochs, no_torch } => epoch::run(&models, &threads, epochs, !no_torch),
         Cmd::Pruning { seeds, trials, tolerance } => pruning::run_all(seeds, trials, tolerance),
         Cmd::Quality { samplers, problems, seeds, trials, threads } => quality::run(&samplers, &problems, seeds, trials, threads.max(1)),
+        Cmd::Workers { workers, seconds, backends, postgres, python, reports } => {
+            workers::run(&workers::Options { workers, seconds, backends, postgres, python, reports })
+        }
+        Cmd::Worker { storage, study, ready, index, reports } => workers::worker(&storage, &study, &ready, index, reports),
         Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),
     }
 }

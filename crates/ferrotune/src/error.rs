@@ -77,18 +77,17 @@ pub enum Error {
         reason: String,
     },
 
-    /// The database was written by another version of ferrotune.
-    #[error(
-        "database {path} has schema version {found}, but this ferrotune uses version {expected}; \
-         use a ferrotune release that matches the database, or start a new database file"
-    )]
+    /// The database holds another schema version than this ferrotune's.
+    #[error("{}", schema_message(location, *found, *expected, upgrade_url))]
     SchemaMismatch {
-        /// The database file.
-        path: PathBuf,
+        /// The database (a file, or a URL without its password).
+        location: String,
         /// The version it holds.
         found: i64,
         /// The version this ferrotune uses.
         expected: i64,
+        /// The storage URL to give `ferrotune storage upgrade`.
+        upgrade_url: String,
     },
 
     /// A storage backend failure (I/O, locking, corruption).
@@ -138,6 +137,26 @@ impl From<rusqlite::Error> for Error {
             _ => "a database call failed",
         };
         Error::Database { message: message.to_string(), source: Box::new(e) }
+    }
+}
+
+fn schema_message(location: &str, found: i64, expected: i64, url: &str) -> String {
+    if found >= 1 && found < expected {
+        format!(
+            "database {location} has schema version {found}, older than this ferrotune's {expected}: upgrade it with \
+             `ferrotune storage upgrade --storage {url}` (back it up first, and stop workers of the older ferrotune, \
+             which cannot read the new schema)"
+        )
+    } else if found > expected {
+        format!(
+            "database {location} has schema version {found}, written by a newer ferrotune than this one (version \
+             {expected}); use that newer release"
+        )
+    } else {
+        format!(
+            "database {location} has an unreadable schema version ({found}); it is damaged or not a ferrotune \
+             database: restore a backup or use a new database"
+        )
     }
 }
 

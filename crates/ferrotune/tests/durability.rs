@@ -144,7 +144,7 @@ fn a_schema_mismatch_is_refused_with_a_clear_error() {
     drop(SqliteStorage::open(&db).unwrap());
     set_schema_version(&db, "99");
     let e = SqliteStorage::open(&db).unwrap_err().to_string();
-    assert!(e.contains("schema version 99") && e.contains("uses version 1"), "{e}");
+    assert!(e.contains("schema version 99") && e.contains("newer ferrotune"), "{e}");
     let other = dir.path().join("other.db");
     std::fs::write(&other, b"this is not a database at all, just text that is long enough").unwrap();
     let e = SqliteStorage::open(&other).unwrap_err().to_string();

@@ -137,7 +137,18 @@ impl Storage for InMemoryStorage {
                 for (t, _) in &s.trials {
                     *counts.entry(t.state).or_default() += 1;
                 }
-                StudySummary { record: s.record.clone(), n_trials: s.trials.len() as u64, counts: counts.into_iter().collect() }
+                let last_activity = s
+                    .trials
+                    .iter()
+                    .flat_map(|(t, _)| [t.started_at, t.completed_at, t.heartbeat])
+                    .flatten()
+                    .fold(s.record.created_at, f64::max);
+                StudySummary {
+                    record: s.record.clone(),
+                    n_trials: s.trials.len() as u64,
+                    counts: counts.into_iter().collect(),
+                    last_activity: Some(last_activity),
+                }
             })
             .collect())
     }

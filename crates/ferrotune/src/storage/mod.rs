@@ -19,7 +19,7 @@ mod memory;
 mod postgres;
 mod sqlite;
 
-pub use self::postgres::PostgresStorage;
+pub use self::postgres::{PostgresStorage, DEFAULT_RECONNECT_TIMEOUT as POSTGRES_RECONNECT_TIMEOUT};
 pub use memory::InMemoryStorage;
 pub use sqlite::SqliteStorage;
 
@@ -81,6 +81,9 @@ pub struct StudySummary {
     pub n_trials: u64,
     /// Trial counts by state.
     pub counts: Vec<(TrialState, u64)>,
+    /// Unix time of the study's last change (a trial created, changed or
+    /// finished), when the backend records it.
+    pub last_activity: Option<f64>,
 }
 
 /// What a new trial starts as.
@@ -231,6 +234,25 @@ pub fn open(url: &str) -> Result<Arc<dyn Storage>> {
         Location::Sqlite(path) => Ok(Arc::new(SqliteStorage::open(path)?)),
         Location::Postgres => Ok(Arc::new(PostgresStorage::open(url)?)),
     }
+}
+
+/// Migrates the database at `url` to this ferrotune's schema version, in
+/// one transaction (`ferrotune storage upgrade`). Returns the version it
+/// had and the version it has now; a missing SQLite file is an error, an
+/// empty PostgreSQL database gets the current tables (version 0 before).
+/// Stop the workers of older ferrotune releases first: they refuse the new
+/// schema.
+pub fn upgrade(url: &str) -> Result<(i64, i64)> {
+    match parse_url(url)? {
+        Location::Memory => Ok((0, 0)),
+        Location::Sqlite(path) => Ok((SqliteStorage::upgrade(path)?, sqlite::SCHEMA_VERSION)),
+        Location::Postgres => Ok((PostgresStorage::upgrade(url)?, self::postgres::SCHEMA_VERSION)),
+    }
+}
+
+/// `url` as it may be shown: any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    self::postgres::redact(url)
 }
 
 /// Opens a storage for reading only (what `trials`, `studies`, `best` use):

@@ -14,10 +14,13 @@ use crate::error::{Error, Result};
 use crate::direction::Direction;
 use crate::trial::{now_unix, FrozenTrial, Owner, ParamRecord, TrialState};
 
-/// Bump when the tables change; [`SqliteStorage::open`] refuses other versions.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The version this ferrotune writes; [`SqliteStorage::open`] refuses
+/// others (older ones with the `ferrotune storage upgrade` command to run).
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = r#"
+/// Version 1, as ferrotune 0.1 created it. A new database gets it and then
+/// every migration, so a fresh database and an upgraded one are the same.
+const V1: &str = r#"
 CREATE TABLE ferrotune_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE studies (
     id INTEGER PRIMARY KEY,
@@ -72,11 +75,33 @@ CREATE TABLE trial_attrs (
 );
 "#;
 
+/// `MIGRATIONS[i]` takes version `i + 1` to `i + 2`.
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: the next trial number kept on the study row (as on
+    // PostgreSQL), and the study's last change, for study lists.
+    r#"
+    ALTER TABLE studies ADD COLUMN next_number INTEGER NOT NULL DEFAULT 0;
+    UPDATE studies SET next_number = COALESCE((SELECT MAX(number) + 1 FROM trials t WHERE t.study_id = studies.id), 0);
+    ALTER TABLE studies ADD COLUMN updated_at REAL;
+    UPDATE studies SET updated_at = MAX(created_at, COALESCE((SELECT MAX(MAX(COALESCE(started_at, 0), COALESCE(completed_at, 0),
+        COALESCE(heartbeat, 0))) FROM trials t WHERE t.study_id = studies.id), 0));
+    "#,
+];
+
 /// A study database in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStorage {
     path: PathBuf,
     conn: Mutex<Connection>,
+}
+
+fn schema_mismatch(path: &Path, found: i64) -> Error {
+    Error::SchemaMismatch {
+        location: path.display().to_string(),
+        found,
+        expected: SCHEMA_VERSION,
+        upgrade_url: format!("sqlite:///{}", path.display()),
+    }
 }
 
 /// A path as the path part of an SQLite `file:` URI.
@@ -178,7 +203,7 @@ impl SqliteStorage {
             conn.query_row("SELECT value FROM ferrotune_meta WHERE key='schema_version'", [], |r| r.get(0)).optional()?;
         let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
         if found != SCHEMA_VERSION {
-            return Err(Error::SchemaMismatch { path: path.to_path_buf(), found, expected: SCHEMA_VERSION });
+            return Err(schema_mismatch(path, found));
         }
         Ok(())
     }
@@ -201,7 +226,7 @@ impl SqliteStorage {
                 .optional()?;
             let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
             if found != SCHEMA_VERSION {
-                return Err(Error::SchemaMismatch { path: path.to_path_buf(), found, expected: SCHEMA_VERSION });
+                return Err(schema_mismatch(path, found));
             }
         } else {
             let other: i64 = tx.query_row("SELECT count(*) FROM sqlite_master WHERE type='table'", [], |r| r.get(0))?;
@@ -212,11 +237,41 @@ impl SqliteStorage {
                     path.display()
                 )));
             }
-            tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(V1)?;
+            for m in MIGRATIONS {
+                tx.execute_batch(m)?;
+            }
             tx.execute("INSERT INTO ferrotune_meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Migrates the database at `path` to [`SCHEMA_VERSION`] in one
+    /// transaction; returns the version it had. The file must exist.
+    pub fn upgrade(path: impl AsRef<Path>) -> Result<i64> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::Storage(format!("no such database: {} (check the path)", path.display())));
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| Error::Storage(format!("cannot open SQLite database {}: {e}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(60))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<String> = tx
+            .query_row("SELECT value FROM ferrotune_meta WHERE key='schema_version'", [], |r| r.get(0))
+            .optional()
+            .map_err(|_| Error::Storage(format!("{} is not a ferrotune database (it has no ferrotune tables)", path.display())))?;
+        let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+        if !(1..=SCHEMA_VERSION).contains(&found) {
+            return Err(schema_mismatch(path, found));
+        }
+        for m in &MIGRATIONS[(found - 1) as usize..] {
+            tx.execute_batch(m)?;
+        }
+        tx.execute("UPDATE ferrotune_meta SET value = ?1 WHERE key = 'schema_version'", [SCHEMA_VERSION.to_string()])?;
+        tx.commit()?;
+        Ok(found)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -357,9 +412,7 @@ impl SqliteStorage {
     /// Inserts a new trial with the study's next number (inside `tx`).
     fn insert_trial(tx: &rusqlite::Transaction, study: StudyId, new: &NewTrial) -> Result<FrozenTrial> {
         let state = new.initial_state()?;
-        let seq = Self::bump(tx, study)?;
-        let number: i64 =
-            tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
+        let (seq, number) = Self::next_number(tx, study)?;
         let running = state == TrialState::Running;
         let now = now_unix();
         let owner = if running { new.owner.as_ref().map(json) } else { None };
@@ -391,7 +444,25 @@ impl SqliteStorage {
     }
 
     fn bump(tx: &rusqlite::Transaction, study: StudyId) -> Result<i64> {
-        Ok(tx.query_row("UPDATE studies SET seq = seq + 1 WHERE id = ?1 RETURNING seq", [study], |r| r.get(0))?)
+        let seq = tx
+            .query_row("UPDATE studies SET seq = seq + 1, updated_at = ?2 WHERE id = ?1 RETURNING seq", params![study, now_unix()], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        seq.ok_or_else(|| Error::Storage(format!("no study with id {study} (was it deleted?)")))
+    }
+
+    /// Bumps the sequence number and takes the study's next trial number.
+    fn next_number(tx: &rusqlite::Transaction, study: StudyId) -> Result<(i64, i64)> {
+        let row = tx
+            .query_row(
+                "UPDATE studies SET seq = seq + 1, next_number = next_number + 1, updated_at = ?2 WHERE id = ?1 \
+                 RETURNING seq, next_number - 1",
+                params![study, now_unix()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.ok_or_else(|| Error::Storage(format!("no study with id {study} (was it deleted?)")))
     }
 
     fn one_trial(conn: &Connection, trial: TrialId) -> Result<FrozenTrial> {
@@ -409,7 +480,7 @@ impl Storage for SqliteStorage {
                 return Err(Error::StudyExists(name.to_string()));
             }
             tx.execute(
-                "INSERT INTO studies (name, directions, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO studies (name, directions, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
                 params![name, json(&directions), now_unix()],
             )?;
             Self::read_study(tx, "name = ?1", &name)?.ok_or_else(|| Error::Storage("study vanished".into()))
@@ -438,7 +509,9 @@ impl Storage for SqliteStorage {
             }
             counts.sort();
             let n_trials = counts.iter().map(|c| c.1).sum();
-            out.push(StudySummary { record, n_trials, counts });
+            let last_activity: Option<f64> =
+                conn.query_row("SELECT updated_at FROM studies WHERE id = ?1", [id], |r| r.get(0))?;
+            out.push(StudySummary { record, n_trials, counts, last_activity });
         }
         Ok(out)
     }
@@ -469,9 +542,7 @@ impl Storage for SqliteStorage {
 
     fn import_trial(&self, study: StudyId, t: &FrozenTrial) -> Result<FrozenTrial> {
         self.write(|tx| {
-            let seq = Self::bump(tx, study)?;
-            let number: i64 =
-                tx.query_row("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?1", [study], |r| r.get(0))?;
+            let (seq, number) = Self::next_number(tx, study)?;
             tx.execute(
                 "INSERT INTO trials (study_id, number, state, vals, message, started_at, completed_at, owner, heartbeat, seq) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

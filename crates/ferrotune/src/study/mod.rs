@@ -475,7 +475,18 @@ impl Study {
                 "trial {number} is waiting (enqueued) and was never asked; ask for it before telling"
             )));
         }
-        let (state, values, message) = self.check_outcome(&t, outcome)?;
+        self.finish(&t, outcome)
+    }
+
+    /// Finishes a live trial, as [`Study::tell`] does, without reading it
+    /// back from storage first (the handle holds it): one round trip less
+    /// per trial on a remote database. `optimize` finishes its trials this way.
+    pub fn tell_trial(&self, trial: &Trial, outcome: TellOutcome) -> Result<FrozenTrial> {
+        self.finish(trial.snapshot(), outcome)
+    }
+
+    fn finish(&self, t: &FrozenTrial, outcome: TellOutcome) -> Result<FrozenTrial> {
+        let (state, values, message) = self.check_outcome(t, outcome)?;
         let done = self.inner.storage.finish_trial(t.id, state, values.as_deref(), message.as_deref())?;
         self.inner.sampler.after_trial(self, &done);
         Ok(done)

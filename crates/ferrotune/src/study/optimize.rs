@@ -285,7 +285,7 @@ impl Study {
                 ))),
                 o => o,
             };
-            let done = self.tell(trial.number(), outcome);
+            let done = self.tell_trial(&trial, outcome);
             shared.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&trial.id());
             let done = match done {
                 Ok(d) => {
