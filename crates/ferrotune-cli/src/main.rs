@@ -31,7 +31,8 @@ struct Cli {
     command: Command,
 }
 
-/// Where studies are kept. `sqlite:///relative.db`, `sqlite:////absolute.db` or `memory:`.
+/// Where studies are kept. `sqlite:///relative.db`, `sqlite:////absolute.db`,
+/// `postgresql://user@host/db` or `memory:`.
 #[derive(clap::Args, Clone)]
 struct StorageArg {
     #[arg(long, env = "FERROTUNE_STORAGE", default_value = DEFAULT_STORAGE_URL)]
@@ -179,6 +180,9 @@ enum Command {
         #[arg(long)]
         study: String,
     },
+    /// Manage a storage itself (schema upgrades).
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Print everything a trial's program printed (stdout and stderr), as
     /// kept beside the database.
     Logs {
@@ -188,6 +192,17 @@ enum Command {
         /// The trial number.
         #[arg(long)]
         trial: u64,
+        #[command(flatten)]
+        storage: StorageArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Migrate a database written by an older ferrotune to this release's
+    /// schema, in one transaction (back it up first; stop workers of the
+    /// older release, which cannot read the new schema).
+    Upgrade {
         #[command(flatten)]
         storage: StorageArg,
     },
@@ -254,9 +269,25 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let source = ferrotune::storage::open_read_only(&from)?;
             let target = ferrotune::storage::open(&to)?;
             let n = ferrotune::storage::copy_study(source.as_ref(), target.as_ref(), &study)
-                .map_err(|e| anyhow::anyhow!("copying study '{study}' from {from} to {to}: {e}"))?;
+                .map_err(|e| {
+                    let (from, to) = (ferrotune::storage::redact_url(&from), ferrotune::storage::redact_url(&to));
+                    anyhow::anyhow!("copying study '{study}' from {from} to {to}: {e}")
+                })?;
             if !quiet {
+                let (from, to) = (ferrotune::storage::redact_url(&from), ferrotune::storage::redact_url(&to));
                 ui::status!("copied study '{study}' ({n} trials) from {from} to {to}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Storage(StorageCommand::Upgrade { storage }) => {
+            let shown = ferrotune::storage::redact_url(&storage.storage);
+            let (from, to) = ferrotune::storage::upgrade(&storage.storage)?;
+            if from == to {
+                ui::status!("{shown} is already at schema version {to}; nothing to do");
+            } else if from == 0 {
+                ui::status!("{shown} had no ferrotune tables; created them at schema version {to}");
+            } else {
+                ui::status!("upgraded {shown} from schema version {from} to {to}");
             }
             Ok(ExitCode::SUCCESS)
         }

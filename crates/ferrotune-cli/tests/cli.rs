@@ -603,41 +603,16 @@ fn a_resumed_run_without_a_seed_continues_the_same_sequence() {
 /// FERROTUNE_TEST_POSTGRES (CI sets it); skipped with one line otherwise.
 #[test]
 fn workers_share_a_study_on_postgresql() {
-    let Ok(admin) = std::env::var("FERROTUNE_TEST_POSTGRES") else {
-        eprintln!("skipped: set FERROTUNE_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test to run the PostgreSQL tests");
-        return;
-    };
-    // A fresh database, dropped at the end (psql is the server's own client).
-    let db = format!("ferrotune_cli_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = Command::new("psql").args([admin.as_str(), "-q", "-c", sql]).output().expect("psql");
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {db}"));
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) if base.contains("://") && base.len() > base.find("://").unwrap() + 3 => format!("{base}/{db}"),
-        _ => panic!("FERROTUNE_TEST_POSTGRES should look like postgresql://user@host:port/db"),
-    };
+    let Some(db) = pg_db("cli") else { return };
     let e = Env::new();
     let f = study_file(&e, "pg", "", "command = [\"python3\", \"-c\", \"print('ferrotune: value=1')\"]", "n_trials = 40");
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(BIN)
-                .args(["run", f.to_str().unwrap(), "--storage", &url, "--quiet"])
-                .current_dir(e.dir.path())
-                .env_remove("FERROTUNE_STORAGE")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let workers: Vec<_> = (0..4).map(|_| spawn_worker(&e, &f, &db.url)).collect();
     for w in workers {
         let out = w.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let out = e.ft(&["trials", "--study", "pg", "--storage", &url, "--format", "json"]);
+    let url = &db.url;
+    let out = e.ft(&["trials", "--study", "pg", "--storage", url, "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone();
     let numbers: Vec<u64> = t.iter().map(|t| t["number"].as_u64().unwrap()).collect();
@@ -645,9 +620,8 @@ fn workers_share_a_study_on_postgresql() {
     assert!((40..=44).contains(&t.len()), "budget 40, at most one extra per worker: {}", t.len());
     assert!(t.iter().all(|t| t["state"] == "complete" && t["values"] == serde_json::json!([1.0])), "{t:?}");
     // The study is listed by the read commands on PostgreSQL too.
-    let out = e.ft(&["studies", "--storage", &url, "--format", "json"]);
+    let out = e.ft(&["studies", "--storage", url, "--format", "json"]);
     assert!(text(&out.stdout).contains("\"pg\""), "{}", text(&out.stdout));
-    psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
 
 /// Issue 12: `ferrotune copy` moves a study between storages (to

@@ -211,6 +211,43 @@ fn parameter_files_of_dead_runs_are_swept() {
     assert!(left.is_empty(), "files left: {left:?}");
 }
 
+/// Found by the issue-12 tests running side by side: a `ferrotune run` in
+/// another pid namespace sharing the temporary directory saw a live
+/// worker's pid as dead and removed its parameter files mid-study.
+#[test]
+fn a_run_in_another_pid_namespace_never_sweeps_a_live_runs_files() {
+    let probe = Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `unshare --pid --fork --mount-proc` is not available here (needs root)");
+        return;
+    }
+    let e = Env::new();
+    let tmp = e.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    executable(&e, "obj.sh", "#!/bin/sh
+dirname \"$FERROTUNE_PARAMS_FILE\" > dir\nwhile [ ! -f release ]; do sleep 0.1; done\ncat \"$FERROTUNE_PARAMS_FILE\" > /dev/null && echo ferrotune: value=1\n");
+    let f = study_file(&e, "live", "", "command = [\"./obj.sh\"]", "n_trials = 1");
+    let child = e.spawn_run(&f, &["--quiet"], &[("TMPDIR", tmp.as_path())]);
+    wait_for(&e.path("dir"), 20);
+    let dir = std::path::PathBuf::from(std::fs::read_to_string(e.path("dir")).unwrap().trim());
+    executable(&e, "other.sh", "#!/bin/sh\necho ferrotune: value=2\n");
+    let g = study_file(&e, "other", "", "command = [\"./other.sh\"]", "n_trials = 1");
+    let s = e.storage();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", BIN, "run", g.to_str().unwrap(), "--storage", &s, "--quiet"])
+        .current_dir(e.dir.path())
+        .env("TMPDIR", &tmp)
+        .env_remove("FERROTUNE_STORAGE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.is_dir(), "a run in another pid namespace removed the live run's directory {}", dir.display());
+    e.write("release", "");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(e.trials("live")[0]["state"], "complete");
+}
+
 /// §3.1: a reader in another pid namespace judged live workers dead, and
 /// read commands wrote to the database.
 #[test]

@@ -7,6 +7,7 @@
 //! direction = "minimize"          # or directions = ["minimize", "maximize"]
 //! storage = "sqlite:///ferrotune.db"   # optional; this is the default
 //! seed = 42                       # optional
+//! grace_period = "5m"             # optional: a silent worker is dead after this
 //!
 //! [sampler]                       # optional; random by default
 //! type = "qmc"                    # random | grid | qmc | tpe | gp | cmaes | nsga2
@@ -82,6 +83,10 @@ struct StudySection {
     direction: Option<String>,
     directions: Option<Vec<String>>,
     seed: Option<u64>,
+    /// How often a worker refreshes its running trials' heartbeats.
+    heartbeat_interval: Option<DurationSpec>,
+    /// How long without a heartbeat before other workers judge it dead.
+    grace_period: Option<DurationSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +200,9 @@ pub struct StudyFile {
     pub patience: Option<(usize, f64)>,
     /// `[budget] max_retries`: how often a failed trial is enqueued again.
     pub max_retries: usize,
+    /// `[study] heartbeat_interval` and `grace_period` (see
+    /// [`crate::study::StudyBuilder::heartbeat`]).
+    pub heartbeat: (Duration, Duration),
     /// `[space]`.
     pub space: SpaceSpec,
     /// What a trial runs: a command, or the built-in trainer.
@@ -243,6 +251,7 @@ impl StudyFile {
                 crate::study::MAX_JOBS
             )));
         }
+        let heartbeat = heartbeat_of(&raw.study)?;
         let base = base_dir_of(path);
         let objective = match (raw.objective, raw.trainer) {
             (Some(_), Some(_)) => {
@@ -297,6 +306,7 @@ impl StudyFile {
             n_jobs: raw.budget.n_jobs.unwrap_or(1),
             patience: raw.budget.patience.map(|p| (p, raw.budget.min_improvement)),
             max_retries: raw.budget.max_retries,
+            heartbeat,
             space,
             objective,
             enqueue,
@@ -315,8 +325,12 @@ impl StudyFile {
         // resumed run continues the same sequence.
         let seed = builder.seed(self.seed)?;
         let sampler = self.sampler.build(seed, Some(&self.space.search_space()))?;
-        let study =
-            builder.sampler_arc(sampler).pruner_arc(self.pruner.build()?).max_retries(self.max_retries).load_or_create()?;
+        let study = builder
+            .sampler_arc(sampler)
+            .pruner_arc(self.pruner.build()?)
+            .max_retries(self.max_retries)
+            .heartbeat(self.heartbeat.0, self.heartbeat.1)
+            .load_or_create()?;
         study.check_space(&self.space, self.allow_space_change)?;
         for params in &self.enqueue {
             study.enqueue_trial_once(params.clone())?;
@@ -377,6 +391,32 @@ impl StudyFile {
     pub fn base_dir(&self) -> PathBuf {
         base_dir_of(&self.path)
     }
+}
+
+/// `[study] heartbeat_interval` and `grace_period`, defaulted and checked:
+/// with only a grace period, the interval is a third of it (at most 20 s).
+fn heartbeat_of(study: &StudySection) -> Result<(Duration, Duration)> {
+    use crate::study::{HEARTBEAT_INTERVAL, STALE_AFTER};
+    let interval = study.heartbeat_interval.as_ref().map(|d| d.to_duration("[study] heartbeat_interval")).transpose()?;
+    let grace = study.grace_period.as_ref().map(|d| d.to_duration("[study] grace_period")).transpose()?;
+    let (interval, grace) = match (interval, grace) {
+        (Some(i), Some(g)) => (i, g),
+        (Some(i), None) => (i, STALE_AFTER.max(i * 3)),
+        (None, Some(g)) => (HEARTBEAT_INTERVAL.min(g / 3), g),
+        (None, None) => (HEARTBEAT_INTERVAL, STALE_AFTER),
+    };
+    if interval < Duration::from_millis(100) {
+        return Err(Error::InvalidSpec("[study] heartbeat_interval must be at least 0.1 s".into()));
+    }
+    if grace < interval * 2 {
+        return Err(Error::InvalidSpec(format!(
+            "[study] grace_period ({}) must be at least twice heartbeat_interval ({}), or a worker that is merely busy \
+             would be judged dead",
+            humantime::format_duration(grace),
+            humantime::format_duration(interval)
+        )));
+    }
+    Ok((interval, grace))
 }
 
 /// A TOML error on one line: where, then what (the toml crate's own text
@@ -516,6 +556,23 @@ high = 1
         assert!(e.contains("n_jobs = 100000 is more than 1024"), "{e}");
         let e = parse(&format!("{OK}\n[sampler]\ntype = \"grid\"\npoints_per_axis = 0\n")).unwrap_err().to_string();
         assert!(e.contains("points_per_axis must be at least 1"), "{e}");
+    }
+
+    /// Issue 12: a worker's heartbeat settings, defaulted and checked.
+    #[test]
+    fn heartbeat_and_grace_period_are_checked() {
+        let with = |keys: &str| parse(&OK.replace("name = \"s\"", &format!("name = \"s\"\n{keys}")));
+        let d = |s: u64| Duration::from_secs(s);
+        assert_eq!(with("").unwrap().heartbeat, (d(20), d(300)));
+        assert_eq!(with("grace_period = \"30s\"").unwrap().heartbeat, (d(10), d(30)));
+        assert_eq!(with("heartbeat_interval = 5\ngrace_period = \"1m\"").unwrap().heartbeat, (d(5), d(60)));
+        assert_eq!(with("heartbeat_interval = \"2m\"").unwrap().heartbeat, (d(120), d(360)));
+        let e = with("heartbeat_interval = \"1m\"\ngrace_period = \"90s\"").unwrap_err().to_string();
+        assert!(e.contains("grace_period (1m 30s) must be at least twice heartbeat_interval (1m)"), "{e}");
+        let e = with("heartbeat_interval = 0.01").unwrap_err().to_string();
+        assert!(e.contains("heartbeat_interval must be at least 0.1 s"), "{e}");
+        let e = with("grace_period = \"soon\"").unwrap_err().to_string();
+        assert!(e.contains("[study] grace_period = \"soon\""), "{e}");
     }
 
     /// Issue 10 §2.6: a parameter named like a reserved placeholder.

@@ -78,7 +78,7 @@ impl ParamRecord {
 pub use crate::attrs::{CONSTRAINTS as CONSTRAINTS_ATTR, REPORTS as REPORTS_ATTR};
 
 /// The process that runs a trial, so a dead worker's trials can be found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Owner {
     /// Host name.
     pub host: String,
@@ -90,6 +90,12 @@ pub struct Owner {
     /// space (absent in records from older versions: judged by heartbeat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_space: Option<String>,
+    /// Seconds without a heartbeat after which other workers judge this
+    /// one dead (its `grace_period`); absent in older records, which get
+    /// [`crate::study::STALE_AFTER`]. Each worker states its own, so judges
+    /// with other settings still judge it by the promise it made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<f64>,
 }
 
 /// A trial as stored: a snapshot, never a live handle.

@@ -136,3 +136,62 @@ pub fn wait_gone(pid: &str, secs: u64) -> bool {
     }
     false
 }
+
+/// Starts `ferrotune run FILE --storage URL --quiet` in the background, as
+/// one worker of a study (stderr piped, for the failure message).
+pub fn spawn_worker(e: &Env, file: &Path, url: &str) -> std::process::Child {
+    Command::new(BIN)
+        .args(["run", file.to_str().unwrap(), "--storage", url, "--quiet"])
+        .current_dir(e.dir.path())
+        .env_remove("FERROTUNE_STORAGE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A fresh PostgreSQL database for one test, dropped at the end. `None`
+/// (with one line saying how to enable these tests) when
+/// `FERROTUNE_TEST_POSTGRES` is unset; CI sets it.
+pub struct PgDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+pub fn pg_db(tag: &str) -> Option<PgDb> {
+    let Ok(admin) = std::env::var("FERROTUNE_TEST_POSTGRES") else {
+        eprintln!("skipped: set FERROTUNE_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test to run the PostgreSQL tests");
+        return None;
+    };
+    let name = format!("ferrotune_{tag}_{}", std::process::id());
+    let db = PgDb { url: format!("{}/{name}", admin.rsplit_once('/').expect("a URL ending in /database").0), admin, name };
+    db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+    db.psql(&format!("CREATE DATABASE {}", db.name));
+    Some(db)
+}
+
+impl PgDb {
+    /// Runs `sql` as the administrator (psql is the server's own client).
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new("psql").args([self.admin.as_str(), "-q", "-At", "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+    /// Terminates every connection to this database (a failover, an admin).
+    pub fn kill_backends(&self) -> usize {
+        let n = self.psql(&format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ));
+        n.trim().parse().unwrap_or(0)
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([self.admin.as_str(), "-q", "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}

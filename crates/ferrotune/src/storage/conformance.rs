@@ -88,7 +88,7 @@ fn waiting_trials_are_claimed_in_order_and_once() {
             )
             .unwrap();
         }
-        let owner = Owner { host: "h".into(), pid: 1, start: None, pid_space: None };
+        let owner = Owner { host: "h".into(), pid: 1, start: None, pid_space: None, grace_period: None };
         let a = s.claim_waiting_trial(st.id, Some(&owner)).unwrap().unwrap();
         let b = s.claim_waiting_trial(st.id, None).unwrap().unwrap();
         assert_eq!((a.number, b.number), (0, 1));
@@ -256,7 +256,7 @@ fn a_copied_study_is_identical_on_every_backend() {
         let new = if i == 5 {
             NewTrial { state: Some(TrialState::Waiting), fixed_params: Some(fixed), ..Default::default() }
         } else {
-            NewTrial { owner: Some(Owner { host: "h".into(), pid: 7, start: Some(9), pid_space: Some("b/p".into()) }), ..Default::default() }
+            NewTrial { owner: Some(Owner { host: "h".into(), pid: 7, start: Some(9), pid_space: Some("b/p".into()), grace_period: Some(30.0) }), ..Default::default() }
         };
         let t = src.create_trial(st.id, new).unwrap();
         if i == 5 {

@@ -132,6 +132,23 @@ impl SqliteStorage {
         }
         let mut conn = Connection::open(&path).map_err(ctx)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(ctx)?;
+        // Refuse another release's database before changing anything in it
+        // (switching to WAL writes to the file).
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM ferrotune_meta WHERE key='schema_version' \
+                 AND EXISTS (SELECT 1 FROM sqlite_master WHERE type='table' AND name='ferrotune_meta')",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None);
+        if let Some(v) = version {
+            let found = v.parse::<i64>().unwrap_or(-1);
+            if found != SCHEMA_VERSION {
+                return Err(schema_mismatch(&path, found));
+            }
+        }
         // WAL lets readers and one writer proceed together across processes;
         // synchronous=NORMAL in WAL mode survives any process crash (kill -9),
         // and can lose only the last commits on power loss, never corrupt.

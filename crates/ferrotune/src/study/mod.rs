@@ -60,6 +60,8 @@ struct Inner {
     owner: Owner,
     /// How often a failed trial is enqueued again (see [`StudyBuilder::max_retries`]).
     max_retries: usize,
+    /// How often `optimize` refreshes its trials' heartbeats (and judges others').
+    heartbeat_interval: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -87,9 +89,23 @@ pub struct StudyBuilder {
     pruner: Option<Arc<dyn Pruner>>,
     read_only: bool,
     max_retries: usize,
+    heartbeat: (std::time::Duration, std::time::Duration),
 }
 
 impl StudyBuilder {
+    /// How this process's workers show they are alive: `optimize` refreshes
+    /// its running trials' heartbeats every `interval`, and other workers
+    /// judge a trial dead after `grace_period` without one (a worker that
+    /// cannot be judged by its pid: another host, container or pid
+    /// namespace). The grace period is stored with each trial's owner, so
+    /// every judge uses the one its worker promised. Defaults: 20 s and
+    /// 5 min ([`HEARTBEAT_INTERVAL`], [`STALE_AFTER`]). The grace period
+    /// must be at least twice the interval (a busy database or a long
+    /// garbage-collection pause must not look like death).
+    pub fn heartbeat(mut self, interval: std::time::Duration, grace_period: std::time::Duration) -> Self {
+        self.heartbeat = (interval, grace_period);
+        self
+    }
     /// Enqueue a trial that failed (an error, or its worker died) again with
     /// the same parameters, up to `n` times per configuration; the new trial
     /// records `retried_from` (like Optuna's `RetryFailedTrialCallback`).
@@ -156,6 +172,14 @@ impl StudyBuilder {
     }
 
     fn open(self, may_load: bool, may_create: bool) -> Result<Study> {
+        let (interval, grace) = self.heartbeat;
+        if interval < std::time::Duration::from_millis(100) || grace < interval * 2 {
+            return Err(Error::InvalidSpec(format!(
+                "heartbeat interval {:?} and grace period {:?}: the interval must be at least 0.1 s and the grace period \
+                 at least twice the interval",
+                interval, grace
+            )));
+        }
         let storage = self.storage.unwrap_or_else(|| Arc::new(InMemoryStorage::new()));
         if self.name.trim().is_empty() {
             return Err(Error::InvalidSpec("a study needs a non-empty name".into()));
@@ -202,8 +226,9 @@ impl StudyBuilder {
                 pruner: self.pruner.unwrap_or_else(|| Arc::new(NopPruner)),
                 cache: Mutex::new(Cache::default()),
                 ask_lock: Mutex::new(()),
-                owner: stale::this_process(),
+                owner: Owner { grace_period: Some(grace.as_secs_f64()), ..stale::this_process() },
                 max_retries: self.max_retries,
+                heartbeat_interval: interval,
             }),
         };
         if !self.read_only {
@@ -258,6 +283,7 @@ impl Study {
             pruner: None,
             read_only: false,
             max_retries: 0,
+            heartbeat: (HEARTBEAT_INTERVAL, STALE_AFTER),
         }
     }
 
@@ -648,5 +674,10 @@ impl Study {
 
     pub(crate) fn owner(&self) -> &Owner {
         &self.inner.owner
+    }
+
+    /// How often `optimize` refreshes heartbeats (see [`StudyBuilder::heartbeat`]).
+    pub fn heartbeat_interval(&self) -> std::time::Duration {
+        self.inner.heartbeat_interval
     }
 }

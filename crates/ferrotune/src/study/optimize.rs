@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{stale, Study, TellOutcome, Trial};
+use super::{Study, TellOutcome, Trial};
 use crate::error::{Error, Result};
 use crate::objective::{ObjectiveError, ObjectiveValue};
 use crate::trial::{FrozenTrial, TrialState};
@@ -172,7 +172,7 @@ impl Study {
             // Heartbeat: lets other machines tell our running trials from dead ones.
             let shared = &shared;
             s.spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(stale::HEARTBEAT_INTERVAL) {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(self.heartbeat_interval()) {
                     let ids: Vec<i64> = shared.running.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
                     if !ids.is_empty() {
                         let _ = self.storage().heartbeat(&ids);

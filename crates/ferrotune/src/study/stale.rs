@@ -6,8 +6,10 @@
 //! certain (the pid is gone, or now belongs to a process that started at
 //! another time). Anywhere else — another host, a container, another pid
 //! namespace on the same hostname — the judge is the heartbeat, which
-//! `optimize` refreshes every [`HEARTBEAT_INTERVAL`]: a trial silent for
-//! [`STALE_AFTER`] is stale. A pid is never compared across pid spaces.
+//! `optimize` refreshes every heartbeat interval ([`HEARTBEAT_INTERVAL`] by
+//! default): a trial silent for its worker's grace period ([`STALE_AFTER`]
+//! by default, stored with the owner) is stale. A pid is never compared
+//! across pid spaces.
 //!
 //! Trials from `ask` have no owner process. They are judged stale only when
 //! asked with a lease ([`LEASE_ATTR`]) that has run out.
@@ -16,9 +18,11 @@ use std::time::Duration;
 
 use crate::trial::{now_unix, FrozenTrial, Owner};
 
-/// How often `optimize` refreshes the heartbeat of its running trials.
+/// How often `optimize` refreshes the heartbeat of its running trials, by
+/// default ([`crate::study::StudyBuilder::heartbeat`] sets it).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
-/// A running trial of another host with no heartbeat for this long is stale.
+/// By default, a running trial of another host with no heartbeat for this
+/// long is stale (the worker's grace period).
 pub const STALE_AFTER: Duration = Duration::from_secs(300);
 
 /// System attribute of an asked trial: seconds it may stay running without
@@ -27,23 +31,35 @@ pub use crate::attrs::LEASE as LEASE_ATTR;
 
 pub(crate) fn this_process() -> Owner {
     let pid = std::process::id();
-    Owner { host: hostname(), pid, start: process_start(pid), pid_space: pid_space() }
+    Owner { host: hostname(), pid, start: process_start(pid), pid_space: pid_space(), grace_period: None }
 }
 
-/// `<pid>-<start>`: names this process's temporary directories, so a later
-/// process can tell whether their owner is gone.
+/// `<pid>-<start>-<space>`: names this process's temporary directories, so
+/// a later process can tell whether their owner is gone. `<space>` is a
+/// hash of the pid space (boot id and pid namespace): processes in other
+/// pid namespaces may share the temporary directory (containers with a
+/// shared `/tmp`, `unshare --pid`), and must never judge each other's pids.
 pub(crate) fn this_process_tag() -> String {
     let me = this_process();
-    format!("{}-{}", me.pid, me.start.unwrap_or(0))
+    format!("{}-{}-{}", me.pid, me.start.unwrap_or(0), space_tag(me.pid_space.as_deref()))
 }
 
-/// Whether the process a [`this_process_tag`] names has exited (same pid
-/// space: temporary directories are not shared across containers' pid spaces
-/// in practice, and a live process is never judged dead by this).
+fn space_tag(space: Option<&str>) -> String {
+    format!("{:016x}", crate::rng::stable_hash(space.unwrap_or("")))
+}
+
+/// Whether the process a [`this_process_tag`] names has exited. Only a tag
+/// of this process's own pid space is judged; any other tag (another pid
+/// namespace, or the two-part tags of older releases, whose space is
+/// unknown) is never called dead: a live process's files are never removed.
 pub(crate) fn process_tag_is_dead(tag: &str) -> bool {
-    let Some((pid, start)) = tag.split_once('-') else { return false };
+    let mut parts = tag.splitn(3, '-');
+    let (Some(pid), Some(start), Some(space)) = (parts.next(), parts.next(), parts.next()) else { return false };
     let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else { return false };
     let me = this_process();
+    if space != space_tag(me.pid_space.as_deref()) || me.pid_space.is_none() {
+        return false;
+    }
     !process_alive(&Owner { pid, start: (start != 0).then_some(start), ..me })
 }
 
@@ -76,8 +92,12 @@ pub(crate) fn why_stale(t: &FrozenTrial, me: &Owner) -> Option<String> {
         }
         return None;
     }
-    (silent > STALE_AFTER.as_secs_f64()).then(|| {
-        format!("stale: no heartbeat from its worker (pid {} on {}) for {silent:.0} s", owner.pid, owner.host)
+    let grace = owner.grace_period.unwrap_or(STALE_AFTER.as_secs_f64());
+    (silent > grace).then(|| {
+        format!(
+            "stale: no heartbeat from its worker (pid {} on {}) for {silent:.0} s (its grace period: {grace:.0} s)",
+            owner.pid, owner.host
+        )
     })
 }
 
@@ -133,11 +153,16 @@ mod tests {
         let pid = child.id();
         let start = process_start(pid);
         child.wait().unwrap();
-        assert!(!process_alive(&Owner { host: me.host.clone(), pid, start, pid_space: me.pid_space.clone() }));
+        assert!(!process_alive(&Owner { host: me.host.clone(), pid, start, pid_space: me.pid_space.clone(), grace_period: None }));
         // Same pid, different start time: a reused pid is not our worker.
         assert!(!process_alive(&Owner { start: me.start.map(|s| s + 1), ..me.clone() }));
-        assert!(process_tag_is_dead(&format!("{pid}-{}", start.unwrap_or(0))));
+        let space = space_tag(me.pid_space.as_deref());
+        assert!(process_tag_is_dead(&format!("{pid}-{}-{space}", start.unwrap_or(0))));
         assert!(!process_tag_is_dead(&this_process_tag()));
+        // A dead-looking pid of another pid space, or an old two-part tag,
+        // is never judged: it may be a live process in another namespace.
+        assert!(!process_tag_is_dead(&format!("{pid}-{}-{}", start.unwrap_or(0), space_tag(Some("other/ns")))));
+        assert!(!process_tag_is_dead(&format!("{pid}-{}", start.unwrap_or(0))));
     }
 
     fn running(owner: Option<Owner>, heartbeat_age: f64) -> FrozenTrial {
@@ -166,13 +191,26 @@ mod tests {
         let me = this_process();
         assert!(me.pid_space.is_some());
         // A pid that does not exist here, from a worker in another pid namespace.
-        let other = Owner { host: me.host.clone(), pid: 999_999_999, start: Some(1), pid_space: Some("other/pid:[1]".into()) };
+        let other = Owner {
+            host: me.host.clone(),
+            pid: 999_999_999,
+            start: Some(1),
+            pid_space: Some("other/pid:[1]".into()),
+            grace_period: None,
+        };
         assert_eq!(why_stale(&running(Some(other.clone()), 5.0), &me), None);
-        let old = why_stale(&running(Some(other), STALE_AFTER.as_secs_f64() + 10.0), &me).unwrap();
+        let old = why_stale(&running(Some(other.clone()), STALE_AFTER.as_secs_f64() + 10.0), &me).unwrap();
         assert!(old.starts_with("stale: no heartbeat"), "{old}");
         // Records written before pid spaces were stored: heartbeat only.
-        let legacy = Owner { host: me.host.clone(), pid: 999_999_999, start: Some(1), pid_space: None };
+        let legacy = Owner { pid_space: None, ..other.clone() };
         assert_eq!(why_stale(&running(Some(legacy), 5.0), &me), None);
+        // The worker's own grace period decides, not the judge's.
+        let quick = Owner { grace_period: Some(10.0), ..other.clone() };
+        assert_eq!(why_stale(&running(Some(quick.clone()), 5.0), &me), None);
+        let old = why_stale(&running(Some(quick), 12.0), &me).unwrap();
+        assert!(old.contains("for 12 s") && old.contains("grace period: 10 s"), "{old}");
+        let patient = Owner { grace_period: Some(3600.0), ..other.clone() };
+        assert_eq!(why_stale(&running(Some(patient), STALE_AFTER.as_secs_f64() + 10.0), &me), None);
         // Same pid space: a dead pid is certain at once.
         let dead = Owner { pid: 999_999_999, ..me.clone() };
         assert!(why_stale(&running(Some(dead), 1.0), &me).unwrap().contains("died before finishing"));

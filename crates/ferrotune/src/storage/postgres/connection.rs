@@ -321,6 +321,18 @@ mod tests {
         assert_eq!(redact("postgresql://u:p@ss@h/db"), "postgresql://u:***@h/db");
     }
 
+    /// No server at the address: an error at once that names it (a typo
+    /// should not wait for the reconnect timeout).
+    #[test]
+    fn an_unreachable_server_is_an_error_at_once() {
+        let start = std::time::Instant::now();
+        let e = crate::storage::open("postgresql://u:pw@127.0.0.1:1/db?sslmode=disable").unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let msg = e.to_string();
+        assert!(msg.contains("cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:1/db") && !msg.contains("pw"), "{msg}");
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
     #[test]
     fn ferrotune_options_are_taken_out_and_checked() {
         let t = Target::parse("postgresql://u@h/db?reconnect_timeout=5m&sslmode=disable&connect_timeout=3", false).unwrap();

@@ -56,6 +56,10 @@ pub struct PostgresStorage {
     /// Idle connections by [`Durability::pool`]; a caller takes one (or
     /// opens one) and gives it back.
     pool: Mutex<[Vec<Conn>; 2]>,
+    /// Tests: the next call that succeeds acts as if its acknowledgement
+    /// was lost (the connection broke after the commit), so it is retried.
+    #[cfg(test)]
+    lose_next_ack: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -318,13 +322,31 @@ impl PostgresStorage {
 
     fn open_with(url: &str, read_only: bool) -> Result<Self> {
         let target = Target::parse(url, read_only)?;
-        let mut conn = target.connect(Durability::Transaction).map_err(|e| connect_error(&target, e))?;
-        if read_only {
-            schema::check(&mut conn.client, &target.shown)?;
-        } else {
-            schema::ensure(&mut conn.client, &target.shown)?;
-        }
-        Ok(PostgresStorage { target, pool: Mutex::new([vec![conn], vec![]]) })
+        // A server that cannot be reached at all is an error at once (a typo
+        // in the URL should not wait); a connection lost after it was made
+        // (a restart, a terminated backend) is retried as any call is.
+        let start = Instant::now();
+        let conn = loop {
+            let mut conn = target.connect(Durability::Transaction).map_err(|e| connect_error(&target, e))?;
+            let checked = if read_only {
+                schema::check(&mut conn.client, &target.shown)
+            } else {
+                schema::ensure(&mut conn.client, &target.shown)
+            };
+            match checked {
+                Ok(()) => break conn,
+                Err(e) if is_transient(&e) && start.elapsed() < target.reconnect_timeout => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(PostgresStorage {
+            target,
+            pool: Mutex::new([vec![conn], vec![]]),
+            #[cfg(test)]
+            lose_next_ack: Default::default(),
+        })
     }
 
     /// Migrates the database at `url` to this ferrotune's schema version
@@ -359,6 +381,11 @@ impl PostgresStorage {
                     Err(e) if is_transient(&e) => {
                         retry = true;
                         e
+                    }
+                    #[cfg(test)]
+                    Ok(_) if self.lose_next_ack.swap(false, std::sync::atomic::Ordering::SeqCst) => {
+                        retry = true;
+                        Error::Storage("(test) acknowledgement lost".into())
                     }
                     r => {
                         if !conn.client.is_closed() {
@@ -774,3 +801,5 @@ impl PostgresStorage {
 
 #[cfg(test)]
 pub(crate) mod testdb;
+#[cfg(test)]
+mod tests;

@@ -57,3 +57,92 @@ fn test_database_urls() {
     assert_eq!(with_database("postgres://h/test?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
     assert_eq!(with_database("postgresql://h", "x"), "postgresql://h/x");
 }
+
+/// A TCP proxy in front of the test server that a test can cut (every
+/// connection reset, no new ones), to stage the server going away; a new
+/// proxy on the same port brings it back.
+pub struct Proxy {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    /// Forwards `127.0.0.1:port` (0: any free port) to the server of `admin`.
+    pub fn start(admin: &str, port: u16) -> Proxy {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let config: postgres::Config = admin.parse().expect("a PostgreSQL URL");
+        let host = match config.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "127.0.0.1".to_string(),
+        };
+        let target = format!("{host}:{}", config.get_ports().first().copied().unwrap_or(5432));
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the proxy");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (stop2, live2) = (stop.clone(), live.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(&target) else { continue };
+                        let mut l = live2.lock().unwrap();
+                        l.push(client.try_clone().unwrap());
+                        l.push(server.try_clone().unwrap());
+                        for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        Proxy { port, stop, live }
+    }
+
+    /// Resets every connection and stops listening.
+    pub fn cut(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for s in self.live.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20)); // the listener closes
+    }
+
+    /// `url` (of a test database) reached through this proxy, with extra options.
+    pub fn url(&self, url: &str, options: &str) -> String {
+        let config: postgres::Config = url.parse().expect("a PostgreSQL URL");
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{}?sslmode=disable&{options}",
+            config.get_user().unwrap_or("postgres"),
+            self.port,
+            config.get_dbname().unwrap_or("postgres")
+        )
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// Terminates every other connection to the database of `url` (what an
+/// administrator or a failover does), returning how many there were.
+pub fn kill_backends(url: &str) -> i64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    c.query_one(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
