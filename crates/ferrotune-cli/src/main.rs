@@ -50,7 +50,8 @@ struct StudyQuery {
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Columns to show, comma-separated: number, state, value, params (all
-    /// of them), a parameter's name, duration, started, completed, message.
+    /// of them), a parameter's name, duration, started, completed, worker
+    /// (host:pid), message.
     /// Default: all that fit the terminal.
     #[arg(long, value_delimiter = ',')]
     columns: Vec<String>,

@@ -30,7 +30,7 @@ struct Columns {
     fixed: Vec<&'static str>,
 }
 
-const TRIAL_COLUMNS: [&str; 8] = ["number", "state", "value", "params", "started", "completed", "duration", "message"];
+const TRIAL_COLUMNS: [&str; 9] = ["number", "state", "value", "params", "started", "completed", "duration", "worker", "message"];
 
 impl Columns {
     /// `wanted` empty: the defaults. Else each entry is a fixed column or a
@@ -114,6 +114,8 @@ pub fn trial_json(t: &FrozenTrial) -> serde_json::Value {
         "started_at": t.started_at.map(|_| rfc3339(t.started_at)),
         "completed_at": t.completed_at.map(|_| rfc3339(t.completed_at)),
         "duration_s": t.duration(),
+        "worker": t.owner.as_ref().map(|o| serde_json::json!({"host": o.host, "pid": o.pid})),
+        "heartbeat": t.heartbeat.map(|_| rfc3339(t.heartbeat)),
     })
 }
 
@@ -183,6 +185,7 @@ fn print_trials(study: &Study, trials: &[Arc<FrozenTrial>], format: Format, colu
                 "duration" => row.push(t.duration().map(|d| format!("{d:.1}s")).unwrap_or_default()),
                 "started" => row.push(rfc3339(t.started_at)),
                 "completed" => row.push(rfc3339(t.completed_at)),
+                "worker" => row.push(t.owner.as_ref().map(|o| format!("{}:{}", o.host, o.pid)).unwrap_or_default()),
                 "message" if csv => row.push(t.message.clone().unwrap_or_default()),
                 "message" => row.push(t.message.as_deref().map(|m| first_line(m, 60)).unwrap_or_default()),
                 _ => {}

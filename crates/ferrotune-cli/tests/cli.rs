@@ -324,7 +324,7 @@ fn listing_formats_and_delete() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "number,state,value,params_x,params_lr,params_units,params_act,started_at,completed_at,duration_s,message"
+        "number,state,value,params_x,params_lr,params_units,params_act,started_at,completed_at,duration_s,worker,message"
     );
     assert_eq!(lines.count(), 2);
     let table = text(&e.fts(&["trials", "--study", "a"]).stdout);

@@ -61,6 +61,11 @@ fn sixteen_workers_share_sixteen_thousand_trials() {
         m
     });
     assert_eq!(per.len(), workers, "every worker ran trials: {per:?}");
+    // `trials` shows which worker ran each trial.
+    let out = e.ft(&["trials", "--study", "crowd", "--storage", &db.url, "--columns", "number,worker", "--format", "csv"]);
+    let csv = text(&out.stdout);
+    let first = csv.lines().nth(1).unwrap();
+    assert!(pids.iter().any(|p| first.ends_with(&format!(":{p}"))), "{first}");
 }
 
 /// A worker killed with SIGKILL mid-trial, in another pid namespace (as on
