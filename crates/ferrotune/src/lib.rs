@@ -48,6 +48,7 @@ pub mod attrs;
 pub mod direction;
 pub mod distribution;
 mod error;
+pub mod importance;
 pub(crate) mod math;
 pub mod multi_objective;
 pub mod objective;
