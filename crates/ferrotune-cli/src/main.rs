@@ -7,6 +7,7 @@ mod output;
 mod run;
 mod trainer;
 mod ui;
+mod visual;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -181,6 +182,57 @@ enum Command {
         #[arg(long)]
         study: String,
     },
+    /// Draw a plot of a study: history, intermediate, parallel, slice,
+    /// contour, importance, pareto, edf, timeline or rank, as SVG, PNG or
+    /// interactive HTML (by the output file's extension).
+    Plot {
+        /// The kind of plot.
+        #[arg(value_name = "KIND")]
+        kind: String,
+        /// The study's name.
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+        /// The file to write: .svg, .png or .html.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Only these parameters (comma-separated; slice, parallel, contour, rank, importance).
+        #[arg(long, value_delimiter = ',')]
+        params: Vec<String>,
+        /// Which objective of a multi-objective study (0, 1, ...).
+        #[arg(long, default_value_t = 0)]
+        objective: usize,
+        /// The importance method of the importance plot: fanova or ped-anova.
+        #[arg(long, default_value = "fanova")]
+        method: String,
+        /// Seed of the models behind contour and importance plots.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Rank the parameters by how much they matter (fANOVA, or PED-ANOVA
+    /// for the best trials).
+    Importance {
+        /// The study's name.
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+        /// fanova (a random forest's variance decomposition) or ped-anova.
+        #[arg(long, default_value = "fanova")]
+        method: String,
+        /// Only these parameters (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        params: Vec<String>,
+        /// Which objective of a multi-objective study (0, 1, ...).
+        #[arg(long, default_value_t = 0)]
+        objective: usize,
+        /// The forest's seed (fANOVA).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Manage a storage itself (schema upgrades).
     #[command(subcommand)]
     Storage(StorageCommand),
@@ -279,6 +331,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ui::status!("copied study '{study}' ({n} trials) from {from} to {to}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { kind, study, storage, output, params, objective, method, seed } => visual::plot(visual::PlotArgs {
+            kind,
+            study,
+            storage: storage.storage,
+            output,
+            params,
+            objective,
+            method,
+            seed,
+            quiet,
+        })
+        .map(|_| ExitCode::SUCCESS),
+        Command::Importance { study, storage, method, params, objective, seed, format } => {
+            visual::importance(visual::ImportanceArgs { study, storage: storage.storage, method, params, objective, seed, format })
+                .map(|_| ExitCode::SUCCESS)
         }
         Command::Storage(StorageCommand::Upgrade { storage }) => {
             let shown = ferrotune::storage::redact_url(&storage.storage);

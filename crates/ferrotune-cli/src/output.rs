@@ -12,12 +12,12 @@ use crate::Format;
 
 /// Read commands open the storage read-only: they never create a database,
 /// never write to one (no stale-trial sweep), and work on read-only files.
-fn open_study(url: &str, name: &str) -> Result<Study> {
+pub(crate) fn open_study(url: &str, name: &str) -> Result<Study> {
     let storage = ferrotune::storage::open_read_only(url)?;
     Ok(Study::builder(name).storage(storage).read_only().load()?)
 }
 
-fn table() -> Table {
+pub(crate) fn table() -> Table {
     let mut t = Table::new();
     // Fit the terminal (cells wrap) when there is one.
     t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
