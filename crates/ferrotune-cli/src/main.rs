@@ -233,6 +233,36 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Serve the web dashboard: studies, trials, plots and importances, live
+    /// while studies run. Binds 127.0.0.1 and opens the storage read-only
+    /// unless told otherwise.
+    Dashboard {
+        #[command(flatten)]
+        storage: StorageArg,
+        /// The address to listen on. Anything but a loopback address lets
+        /// others on the network read the studies (there is no login).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Allow changes from the page: notes, marking a running trial
+        /// failed, telling a trial its value.
+        #[arg(long)]
+        allow_write: bool,
+    },
+    /// Write a study's dashboard page (summary, every plot, importances,
+    /// every trial) into one self-contained HTML file, for sharing.
+    Report {
+        /// The study's name.
+        #[arg(long)]
+        study: String,
+        #[command(flatten)]
+        storage: StorageArg,
+        /// The HTML file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Manage a storage itself (schema upgrades).
     #[command(subcommand)]
     Storage(StorageCommand),
@@ -347,6 +377,36 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Importance { study, storage, method, params, objective, seed, format } => {
             visual::importance(visual::ImportanceArgs { study, storage: storage.storage, method, params, objective, seed, format })
                 .map(|_| ExitCode::SUCCESS)
+        }
+        Command::Dashboard { storage, host, port, allow_write } => {
+            let shown = ferrotune::storage::redact_url(&storage.storage);
+            if !host.is_loopback() {
+                ui::status_line(&format!(
+                    "warning: listening on {host}: anyone who can reach this machine can read these studies{} (there is no login)",
+                    if allow_write { " and change them" } else { "" }
+                ));
+            }
+            let opts = ferrotune_dashboard::Options { storage: storage.storage.clone(), host, port, allow_write };
+            ferrotune_dashboard::serve_until_interrupted(opts, |addr| {
+                let url = if addr.ip().is_unspecified() { format!("http://127.0.0.1:{}", addr.port()) } else { format!("http://{addr}") };
+                ui::status_line(&format!(
+                    "ferrotune dashboard on {url} ({shown}, {}); Ctrl-C to stop",
+                    if allow_write { "changes allowed" } else { "read-only" }
+                ));
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { study, storage, output } => {
+            let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("html" | "htm")) {
+                ui::usage!("-o {}: a report is an .html file", output.display());
+            }
+            let page = ferrotune_dashboard::report(&storage.storage, &study)?;
+            std::fs::write(&output, page).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))?;
+            if !quiet {
+                ui::status!("wrote {} (study '{study}')", output.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Storage(StorageCommand::Upgrade { storage }) => {
             let shown = ferrotune::storage::redact_url(&storage.storage);

@@ -80,3 +80,82 @@ fn importance_ranks_the_parameter_that_matters() {
     assert_eq!(a.stdout, b.stdout);
     assert_user_error(&e.fts(&["importance", "--study", "v", "--params", "nope"]), "'nope'");
 }
+
+/// Sends one HTTP/1.1 GET and returns the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Starts `ferrotune dashboard` and returns it with the address it printed.
+fn start_dashboard(e: &Env, extra: &[&str]) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let s = e.storage();
+    let mut child = std::process::Command::new(BIN)
+        .args(["dashboard", "--storage", &s, "--port", "0"])
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    let addr = loop {
+        let line = lines.next().expect("the dashboard says where it listens").unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, addr, said)
+}
+
+#[test]
+fn dashboard_serves_read_only_on_loopback_and_warns_elsewhere() {
+    let e = env_with_study();
+    let (mut child, addr, said) = start_dashboard(&e, &[]);
+    assert!(addr.starts_with("127.0.0.1:") && said.contains("read-only"), "{said}");
+    let r = http_get(&addr, "/api/studies");
+    assert!(r.starts_with("HTTP/1.1 200") && r.contains("\"name\":\"v\""), "{r}");
+    assert!(r.to_lowercase().contains("content-security-policy: default-src 'self'; script-src 'self'"), "{r}");
+    let r = http_get(&addr, "/api/studies/v/plots/history");
+    assert!(r.starts_with("HTTP/1.1 200") && r.contains("\"kind\":\"history\""));
+    let r = http_get(&addr, "/api/studies/nope");
+    assert!(r.starts_with("HTTP/1.1 404") && r.contains("no study named 'nope'"), "{r}");
+    let r = http_get(&addr, "/api/studies/v/plots/histogram");
+    assert!(r.starts_with("HTTP/1.1 400") && r.contains("unknown plot"), "{r}");
+    let r = http_get(&addr, "/");
+    assert!(r.contains("<script src=\"/assets/app.js\"></script>"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, addr, said) = start_dashboard(&e, &["--host", "0.0.0.0", "--allow-write"]);
+    assert!(said.contains("warning: listening on 0.0.0.0") && said.contains("change them"), "{said}");
+    assert!(http_get(&addr, "/api/studies").contains("\"allow_write\":true"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_user_error(&e.ft(&["dashboard", "--storage", "sqlite:///missing.db"]), "no such database");
+}
+
+#[test]
+fn report_writes_one_self_contained_page() {
+    let e = env_with_study();
+    let out = e.fts(&["report", "--study", "v", "-o", e.path("r.html").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&std::fs::read(e.path("r.html")).unwrap());
+    assert!(page.contains("id=\"report-data\"") && page.contains("ferrotuneFigure") && !page.contains("src=\"/assets/"), "inline, no server");
+    let start = page.find("id=\"report-data\">").unwrap() + "id=\"report-data\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&page[start..end]).unwrap();
+    assert_eq!(data["trials"].as_array().unwrap().len(), 30);
+    assert!(data["figures"]["history"].is_object() && data["figures"]["contour"].is_object());
+    assert!(data["figures"].get("pareto").is_none(), "a plot that does not apply is left out");
+    assert_user_error(&e.fts(&["report", "--study", "v", "-o", "r.txt"]), "an .html file");
+    assert_user_error(&e.fts(&["report", "--study", "nope", "-o", "r.html"]), "no study named 'nope'");
+}

@@ -89,7 +89,8 @@
       animation: false,
       title: [{ text: fig.title, left: "center", top: 0, textStyle: { fontSize: 16 } }],
       tooltip: { trigger: "item", confine: true, extraCssText: "max-width: 360px; white-space: normal;" },
-      toolbox: { right: 10, feature: { saveAsImage: { title: "save" }, dataZoom: fig.parallel ? undefined : { title: { zoom: "zoom", back: "back" } } } },
+      toolbox: { right: 10, feature: fig.parallel ? { saveAsImage: { title: "save" } }
+                                                  : { saveAsImage: { title: "save" }, dataZoom: { title: { zoom: "zoom", back: "back" } } } },
       grid: [], xAxis: [], yAxis: [], series: []
     };
     var colored = [];

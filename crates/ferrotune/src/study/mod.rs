@@ -323,6 +323,14 @@ impl Study {
     /// All trials, in number order. Reads only what changed since the last
     /// call (finished trials are cached), so samplers may call it every ask.
     pub fn trials(&self) -> Result<History> {
+        Ok(self.trials_and_sequence()?.0)
+    }
+
+    /// [`Study::trials`] and the study's sequence number as of that read.
+    /// The number grows with every change to a trial (not with heartbeats,
+    /// and on PostgreSQL not with intermediate values of running trials), so
+    /// a viewer such as the dashboard can tell that nothing changed.
+    pub fn trials_and_sequence(&self) -> Result<(History, u64)> {
         let mut c = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
         let (changed, seq) = self.inner.storage.trials_since(self.id(), c.seq)?;
         if !changed.is_empty() {
@@ -338,12 +346,12 @@ impl Study {
                     let (all, seq) = self.inner.storage.trials_since(self.id(), 0)?;
                     c.trials = Arc::new(all.into_iter().map(Arc::new).collect());
                     c.seq = seq;
-                    return Ok(c.trials.clone());
+                    return Ok((c.trials.clone(), seq));
                 }
             }
         }
         c.seq = seq;
-        Ok(c.trials.clone())
+        Ok((c.trials.clone(), seq))
     }
 
     /// Trials in the given states.
