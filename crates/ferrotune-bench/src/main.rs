@@ -5,6 +5,7 @@
 //!     cargo run --release -p ferrotune-bench -- pruning
 //!     cargo run --release -p ferrotune-bench -- epoch
 //!     cargo run --release -p ferrotune-bench -- workers --python "$(benchmarks/venv.sh)"
+//!     cargo run --release -p ferrotune-bench -- plots --python "$(benchmarks/venv.sh plotly scikit-learn)" --chromedriver chromedriver
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
 //! already holds N trials, through the library (one process, one open
@@ -14,6 +15,7 @@
 mod epoch;
 mod problems;
 mod pruning;
+mod plots;
 mod quality;
 mod workers;
 
@@ -76,6 +78,24 @@ enum Cmd {
         #[arg(long)]
         no_torch: bool,
     },
+    /// Time to build and render each plot at 1,000 and 10,000 trials, beside
+    /// optuna.visualization (`--python`), and the dashboard page's time to
+    /// interactive in headless Chromium (`--chromedriver`).
+    Plots {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        trials: Vec<usize>,
+        /// A Python with Optuna, plotly and scikit-learn (benchmarks/venv.sh plotly scikit-learn).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// chromedriver, to time the dashboard page.
+        #[arg(long)]
+        chromedriver: Option<String>,
+        /// Keep a copy of each generated study database in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Trials per second with many worker processes on one study, SQLite
     /// and PostgreSQL, beside Optuna's RDBStorage (`--python`, a venv from
     /// `benchmarks/venv.sh`).
@@ -137,6 +157,9 @@ fn main() -> Result<()> {
         Cmd::Epoch { models, threads, epochs, no_torch } => epoch::run(&models, &threads, epochs, !no_torch),
         Cmd::Pruning { seeds, trials, tolerance } => pruning::run_all(seeds, trials, tolerance),
         Cmd::Quality { samplers, problems, seeds, trials, threads } => quality::run(&samplers, &problems, seeds, trials, threads.max(1)),
+        Cmd::Plots { trials, python, repeat, chromedriver, keep } => {
+            plots::run(&plots::Options { trials, python, repeat: repeat.max(1), chromedriver, keep })
+        }
         Cmd::Workers { workers, seconds, backends, postgres, python, reports } => {
             workers::run(&workers::Options { workers, seconds, backends, postgres, python, reports })
         }

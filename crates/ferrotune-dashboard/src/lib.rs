@@ -111,6 +111,17 @@ pub async fn serve(opts: Options) -> Result<Server> {
     })?;
     let addr = listener.local_addr().map_err(|e| Error::Serve(e.to_string()))?;
     let state = Arc::new(state);
+    // Read every study's trials now, so the first page does not wait for it.
+    let warm = state.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(list) = warm.storage.list_studies() {
+            for s in list {
+                if let Ok(study) = warm.study(&s.record.name) {
+                    let _ = study.trials();
+                }
+            }
+        }
+    });
     let app = api::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -72,6 +72,64 @@ fn covered(edges: &[f64], lo: f64, hi: f64) -> (usize, usize) {
     (first.min(edges.len() - 1), last.min(edges.len() - 1))
 }
 
+/// Cells per axis of a pair's grid (see `decompose`).
+const PAIR_CELLS: usize = 64;
+
+/// At most `k` cells: every n-th edge of `edges`, keeping both ends.
+fn coarsen(edges: &[f64], k: usize) -> Vec<f64> {
+    let cells = edges.len() - 1;
+    if cells <= k {
+        return edges.to_vec();
+    }
+    let mut out: Vec<f64> = (0..k).map(|c| edges[c * cells / k]).collect();
+    out.push(edges[cells]);
+    out.dedup();
+    out
+}
+
+/// A leaf's interval `(lo, hi)` over the cells of `bins`, as runs of
+/// cells `[from, to)` with the share of each cell it covers: its end cells
+/// in part, the cells between whole.
+fn runs(bins: &[f64], mass: &[f64], f: &Feature, (lo, hi): (f64, f64)) -> Runs {
+    let first = bins.partition_point(|e| *e <= lo).saturating_sub(1);
+    let last = bins.partition_point(|e| *e < hi).clamp(first + 1, bins.len() - 1); // exclusive
+    let share = |c: usize| {
+        if mass[c] > 0.0 {
+            f.mass(lo.max(bins[c]), hi.min(bins[c + 1])) / mass[c]
+        } else {
+            0.0
+        }
+    };
+    let mut out = Runs { items: [(0, 0, 0.0); 3], len: 0 };
+    let mut push = |r: (usize, usize, f64)| {
+        out.items[out.len] = r;
+        out.len += 1;
+    };
+    if last - first == 1 {
+        push((first, last, share(first)));
+        return out;
+    }
+    push((first, first + 1, share(first)));
+    if last - first > 2 {
+        push((first + 1, last - 1, 1.0));
+    }
+    push((last - 1, last, share(last - 1)));
+    out
+}
+
+/// At most three runs (see [`runs`]), without allocating.
+struct Runs {
+    items: [(usize, usize, f64); 3],
+    len: usize,
+}
+
+impl std::ops::Deref for Runs {
+    type Target = [(usize, usize, f64)];
+    fn deref(&self) -> &Self::Target {
+        &self.items[..self.len]
+    }
+}
+
 /// One tree's decomposition.
 pub(crate) struct TreeParts {
     pub variance: f64,
@@ -93,7 +151,8 @@ pub(crate) fn decompose(tree: &Tree, features: &[Feature], pairs: &[(usize, usiz
     let main: Vec<f64> = (0..d)
         .map(|f| {
             let cells = edges[f].len() - 1;
-            let mut m = vec![0.0; cells];
+            // A leaf adds to a run of cells: a difference array makes that O(1).
+            let mut diff = vec![0.0; cells + 1];
             for l in &leaves {
                 let (lo, hi) = l.bounds[f];
                 let own = features[f].mass(lo, hi);
@@ -102,43 +161,92 @@ pub(crate) fn decompose(tree: &Tree, features: &[Feature], pairs: &[(usize, usiz
                 }
                 let w = l.value * l.mass / own;
                 let (a, b) = covered(&edges[f], lo, hi);
-                for v in &mut m[a..b] {
-                    *v += w;
-                }
+                diff[a] += w;
+                diff[b] -= w;
             }
-            (0..cells).map(|k| cell_mass(f, k) * (m[k] - mean).powi(2)).sum()
+            let mut run = 0.0;
+            (0..cells)
+                .map(|k| {
+                    run += diff[k];
+                    cell_mass(f, k) * (run - mean).powi(2)
+                })
+                .sum()
         })
         .collect();
+    // Pairs on coarser cells: a tree grown on thousands of trials has
+    // thousands of split points per feature, and the exact grid of a pair
+    // (their product) would dominate the whole evaluation. Each axis keeps
+    // at most `PAIR_CELLS` cells (every k-th split point); each cell holds
+    // the exact marginal averaged over it, so the interaction is a lower
+    // bound of the exact one (Jensen), exact when the tree has few splits.
+    let bins: Vec<Vec<f64>> = edges.iter().map(|e| coarsen(e, PAIR_CELLS)).collect();
     let pairs = pairs
         .iter()
         .map(|&(i, j)| {
-            let (ci, cj) = (edges[i].len() - 1, edges[j].len() - 1);
-            let mut m = vec![0.0; ci * cj];
+            let (bi, bj) = (&bins[i], &bins[j]);
+            let (ci, cj) = (bi.len() - 1, bj.len() - 1);
+            let mass_i: Vec<f64> = (0..ci).map(|a| features[i].mass(bi[a], bi[a + 1])).collect();
+            let mass_j: Vec<f64> = (0..cj).map(|b| features[j].mass(bj[b], bj[b + 1])).collect();
+            // Cell averages of the marginals, built from each leaf's
+            // coverage: a share of each cell (1 for cells inside the leaf),
+            // as constant-weight rectangles in 2-D (and 1-D) difference
+            // arrays, so a leaf costs O(1) whatever it spans.
+            let mut d2 = vec![0.0; (ci + 1) * (cj + 1)];
+            let (mut di, mut dj) = (vec![0.0; ci + 1], vec![0.0; cj + 1]);
             for l in &leaves {
                 let (own_i, own_j) = (features[i].mass(l.bounds[i].0, l.bounds[i].1), features[j].mass(l.bounds[j].0, l.bounds[j].1));
                 if own_i <= 0.0 || own_j <= 0.0 {
                     continue;
                 }
                 let w = l.value * l.mass / (own_i * own_j);
-                let (ai, bi) = covered(&edges[i], l.bounds[i].0, l.bounds[i].1);
-                let (aj, bj) = covered(&edges[j], l.bounds[j].0, l.bounds[j].1);
-                for a in ai..bi {
-                    for v in &mut m[a * cj + aj..a * cj + bj] {
-                        *v += w;
+                let ri = runs(bi, &mass_i, &features[i], l.bounds[i]);
+                let rj = runs(bj, &mass_j, &features[j], l.bounds[j]);
+                for &(a0, a1, wa) in ri.iter() {
+                    di[a0] += w * wa * own_j;
+                    di[a1] -= w * wa * own_j;
+                    for &(b0, b1, wb) in rj.iter() {
+                        let v = w * wa * wb;
+                        d2[a0 * (cj + 1) + b0] += v;
+                        d2[a0 * (cj + 1) + b1] -= v;
+                        d2[a1 * (cj + 1) + b0] -= v;
+                        d2[a1 * (cj + 1) + b1] += v;
+                    }
+                }
+                for &(b0, b1, wb) in rj.iter() {
+                    dj[b0] += w * wb * own_i;
+                    dj[b1] -= w * wb * own_i;
+                }
+            }
+            let prefix1 = |d: &[f64]| -> Vec<f64> {
+                let mut run = 0.0;
+                d[..d.len() - 1].iter().map(|x| { run += x; run }).collect()
+            };
+            let (mi, mj) = (prefix1(&di), prefix1(&dj));
+            // 2-D prefix sums, in place.
+            for a in 0..=ci {
+                for b in 1..=cj {
+                    d2[a * (cj + 1) + b] += d2[a * (cj + 1) + b - 1];
+                }
+            }
+            for a in 1..=ci {
+                for b in 0..=cj {
+                    d2[a * (cj + 1) + b] += d2[(a - 1) * (cj + 1) + b];
+                }
+            }
+            let var1 = |m: &[f64], mass: &[f64]| -> f64 {
+                m.iter().zip(mass).filter(|(_, w)| **w > 0.0).map(|(v, w)| (v - mean).powi(2) * w).sum()
+            };
+            let (vi, vj) = (var1(&mi, &mass_i), var1(&mj, &mass_j));
+            let mut total = 0.0;
+            for a in 0..ci {
+                for b in 0..cj {
+                    let cell = mass_i[a] * mass_j[b];
+                    if cell > 0.0 {
+                        total += (d2[a * (cj + 1) + b] - mean).powi(2) * cell;
                     }
                 }
             }
-            let mut total = 0.0;
-            for a in 0..ci {
-                let ma = cell_mass(i, a);
-                if ma <= 0.0 {
-                    continue;
-                }
-                for b in 0..cj {
-                    total += ma * cell_mass(j, b) * (m[a * cj + b] - mean).powi(2);
-                }
-            }
-            (i, j, (total - main[i] - main[j]).max(0.0))
+            (i, j, (total - vi - vj).max(0.0))
         })
         .collect();
     TreeParts { variance, main, pairs }

@@ -115,7 +115,8 @@ pub struct Importances {
     /// Most important first.
     pub params: Vec<ParamImportance>,
     /// fANOVA: pairwise interactions, strongest first (between the ten
-    /// most important parameters).
+    /// most important parameters), each a lower bound: computed on at most
+    /// 64 cells per parameter.
     pub interactions: Vec<Interaction>,
 }
 
@@ -147,14 +148,25 @@ pub fn evaluate_trials(trials: &[&FrozenTrial], directions: &[Direction], opts: 
                 forest::ForestOptions { n_trees: opts.n_trees.max(1), seed: opts.seed, ..Default::default() },
             );
             let d = design.features.len();
-            let (main, _) = fanova::fractions(&forest, &design.features, &[]);
-            // Interactions among the ten strongest main effects.
-            let mut top: Vec<usize> = (0..d).collect();
-            top.sort_by(|&a, &b| main[b].total_cmp(&main[a]));
-            top.truncate(10);
-            let pairs: Vec<(usize, usize)> =
-                top.iter().enumerate().flat_map(|(k, &i)| top[k + 1..].iter().map(move |&j| (i.min(j), i.max(j)))).collect();
-            let (_, inter) = fanova::fractions(&forest, &design.features, &pairs);
+            // Interactions of every pair when there are at most ten
+            // parameters; else among the ten strongest main effects (which
+            // takes a first pass for the main effects alone).
+            let pairs_of = |top: &[usize]| -> Vec<(usize, usize)> {
+                top.iter().enumerate().flat_map(|(k, &i)| top[k + 1..].iter().map(move |&j| (i.min(j), i.max(j)))).collect()
+            };
+            let (main, pairs, inter) = if d <= 10 {
+                let pairs = pairs_of(&(0..d).collect::<Vec<_>>());
+                let (main, inter) = fanova::fractions(&forest, &design.features, &pairs);
+                (main, pairs, inter)
+            } else {
+                let (main, _) = fanova::fractions(&forest, &design.features, &[]);
+                let mut top: Vec<usize> = (0..d).collect();
+                top.sort_by(|&a, &b| main[b].total_cmp(&main[a]));
+                top.truncate(10);
+                let pairs = pairs_of(&top);
+                let (_, inter) = fanova::fractions(&forest, &design.features, &pairs);
+                (main, pairs, inter)
+            };
             let mut interactions: Vec<Interaction> = pairs
                 .iter()
                 .zip(inter)
