@@ -21,10 +21,11 @@ pub struct AskArgs {
     /// The search space as JSON (see the README for the format).
     #[arg(long)]
     space: PathBuf,
-    /// random, grid, qmc, tpe, gp, cmaes, nsga2 (or ga), each with its
-    /// default options. The study remembers the sampler it was created with
-    /// and says so when another is asked for.
-    #[arg(long, default_value = "random")]
+    /// auto (GP-BO or TPE, chosen from the study), random, grid, qmc, tpe,
+    /// gp, cmaes, nsga2 (or ga), each with its default options. The study
+    /// remembers the sampler it was created with and says so when another
+    /// is asked for.
+    #[arg(long, default_value = "auto")]
     sampler: String,
     /// How long the asked trial may stay untold before it is judged stale
     /// (failed, not counted toward a budget), e.g. "30m", "24h".

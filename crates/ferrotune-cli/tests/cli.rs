@@ -88,7 +88,7 @@ fn ask_rejects_bad_spaces_with_the_parameter_named() {
     assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "bad2.json"]), "step 16 does not fit the range");
     assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "missing.json"]), "missing.json");
     e.write("space.json", SPACE);
-    assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "space.json", "--sampler", "bayes"]), "unknown sampler 'bayes'; available: random, grid, qmc, tpe, gp, cmaes, nsga2, ga");
+    assert_user_error(&e.fts(&["ask", "--study", "p", "--space", "space.json", "--sampler", "bayes"]), "unknown sampler 'bayes'; available: auto, random, grid, qmc, tpe, gp, cmaes, nsga2, ga");
 }
 
 #[test]

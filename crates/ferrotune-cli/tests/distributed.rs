@@ -35,7 +35,9 @@ fn sixteen_workers_share_sixteen_thousand_trials() {
     let e = Env::new();
     let (workers, per_worker) = (16usize, 1000usize);
     let budget = workers * per_worker;
-    let f = study_file(&e, "crowd", "", ECHO_X, &format!("n_trials = {budget}"));
+    // Random sampling: this is about storage under concurrency; the default
+    // (auto, GP-BO first) would spend the test fitting GPs in a debug build.
+    let f = study_file(&e, "crowd", "", ECHO_X, &format!("n_trials = {budget}\n[sampler]\ntype = \"random\""));
     let start = Instant::now();
     let children: Vec<_> = (0..workers).map(|_| spawn_worker(&e, &f, &db.url)).collect();
     let pids: std::collections::HashSet<u32> = children.iter().map(|c| c.id()).collect();
@@ -146,7 +148,7 @@ fn workers_survive_the_server_dropping_their_connections() {
     let Some(db) = pg_db("dropped") else { return };
     let e = Env::new();
     let budget = 400;
-    let f = study_file(&e, "dropped", "", ECHO_X, &format!("n_trials = {budget}"));
+    let f = study_file(&e, "dropped", "", ECHO_X, &format!("n_trials = {budget}\n[sampler]\ntype = \"random\""));
     let children: Vec<_> = (0..4).map(|_| spawn_worker(&e, &f, &db.url)).collect();
     // Let them start, then cut every connection every 200 ms until they finish.
     let start = Instant::now();

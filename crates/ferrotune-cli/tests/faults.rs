@@ -497,7 +497,7 @@ fn closed_pipes_full_disks_and_huge_numbers_end_cleanly() {
 fn help_texts_and_messages_a_newcomer_meets() {
     let e = Env::new();
     let help = text(&e.ft(&["ask", "--help"]).stdout);
-    for name in ["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2"] {
+    for name in ["auto", "random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2"] {
         assert!(help.contains(name), "ask --help lacks {name}: {help}");
     }
     for cmd in ["ask", "tell", "trials", "best", "delete", "logs"] {

@@ -21,6 +21,8 @@ pub const GRID_ID: &str = "grid_id";
 pub const NSGA2_GENERATION: &str = "nsga2:generation";
 /// Trial: GP-BO's fitted hyperparameters and acquisition (its `Tag`).
 pub const GP: &str = "gp";
+/// Trial: the sampler the `auto` sampler chose for it (`gp` or `tpe`).
+pub const AUTO_SAMPLER: &str = "auto_sampler";
 /// Trial: CMA-ES restart, generation and point (its `Tag`).
 pub const CMA: &str = "cma";
 /// Trial: seconds an asked trial may stay untold before it is stale.

@@ -9,8 +9,8 @@
 //! seed = 42                       # optional
 //! grace_period = "5m"             # optional: a silent worker is dead after this
 //!
-//! [sampler]                       # optional; random by default
-//! type = "qmc"                    # random | grid | qmc | tpe | gp | cmaes | nsga2
+//! [sampler]                       # optional; auto by default (GP-BO or TPE, chosen per trial)
+//! type = "qmc"                    # auto | random | grid | qmc | tpe | gp | cmaes | nsga2
 //!
 //! [pruner]                        # optional; none by default
 //! type = "hyperband"              # median | percentile | threshold | patient | asha | hyperband | wilcoxon | pareto
@@ -502,7 +502,7 @@ high = 1
         let f = parse(OK).unwrap();
         assert_eq!(f.storage_url, DEFAULT_STORAGE_URL);
         assert_eq!(f.directions, vec![Direction::Minimize]);
-        assert_eq!(f.sampler, SamplerConfig::Random);
+        assert_eq!(f.sampler, SamplerConfig::Auto(Default::default()));
         assert_eq!(f.n_jobs, 1);
     }
 

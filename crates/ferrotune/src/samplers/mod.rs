@@ -14,6 +14,7 @@
 //! rebuilt from [`Study::trials`] (cached and incremental), so a resumed study
 //! or another process continues exactly where the last one stopped.
 
+mod auto;
 mod cmaes;
 mod gp;
 mod grid;
@@ -26,6 +27,7 @@ mod tpe;
 pub(crate) mod search_space;
 pub(crate) mod transform;
 
+pub use auto::{AutoOptions, AutoSampler, Choice as AutoChoice};
 pub use cmaes::{CmaEsOptions, CmaEsSampler};
 pub use gp::{Acquisition, AcquisitionChoice, GpOptions, GpSampler};
 pub use grid::GridSampler;
@@ -105,10 +107,12 @@ impl<S: Sampler + ?Sized> Sampler for std::sync::Arc<S> {
 
 /// A sampler named in a study file (`[sampler] type = "grid"`) or on the
 /// command line (`--sampler qmc`).
-#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SamplerConfig {
-    #[default]
+    /// Chooses GP-BO or TPE per trial from the study (the default); options
+    /// as in [`AutoOptions`].
+    Auto(AutoOptions),
     /// Independent uniform draws.
     Random,
     /// Every point of a grid over the space.
@@ -134,17 +138,24 @@ pub enum SamplerConfig {
     Gp(GpOptions),
 }
 
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig::Auto(AutoOptions::default())
+    }
+}
+
 fn default_points_per_axis() -> usize {
     5
 }
 
 /// Names accepted by [`SamplerConfig::from_name`].
-pub const SAMPLER_NAMES: &[&str] = &["random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "ga"];
+pub const SAMPLER_NAMES: &[&str] = &["auto", "random", "grid", "qmc", "tpe", "gp", "cmaes", "nsga2", "ga"];
 
 impl SamplerConfig {
     /// Parses a sampler name with default options.
     pub fn from_name(name: &str) -> Result<Self> {
         Ok(match name {
+            "auto" => SamplerConfig::Auto(AutoOptions::default()),
             "random" => SamplerConfig::Random,
             "grid" => SamplerConfig::Grid { points_per_axis: default_points_per_axis(), shuffle: false },
             "qmc" | "sobol" => SamplerConfig::Qmc,
@@ -165,6 +176,7 @@ impl SamplerConfig {
     /// Builds the sampler. `space` is needed by the grid sampler.
     pub fn build(&self, seed: u64, space: Option<&SearchSpace>) -> Result<std::sync::Arc<dyn Sampler>> {
         Ok(match self {
+            SamplerConfig::Auto(o) => std::sync::Arc::new(AutoSampler::new(Some(seed), o.clone())),
             SamplerConfig::Random => std::sync::Arc::new(RandomSampler::new(Some(seed))),
             SamplerConfig::Qmc => std::sync::Arc::new(QmcSampler::new(Some(seed))),
             SamplerConfig::Tpe(o) => std::sync::Arc::new(TpeSampler::new(Some(seed), o.clone())),

@@ -49,6 +49,29 @@ impl UnitAxis {
         self.dist.clamp_internal(if self.log { v.exp() } else { v })
     }
 
+    /// Whether the axis takes a grid of values (integers, stepped floats).
+    pub fn is_discrete(&self) -> bool {
+        matches!(self.dist, Distribution::Float { step: Some(_), .. } | Distribution::Int { .. })
+    }
+
+    /// The unit coordinate of the grid value `u` decodes to (`u` itself,
+    /// up to rounding, on a continuous axis).
+    pub fn snap(&self, u: f64) -> f64 {
+        self.encode(self.decode(u))
+    }
+
+    /// The unit coordinates of the grid values either side of the one `u`
+    /// decodes to (those inside the range); none on a continuous axis.
+    pub fn neighbours(&self, u: f64) -> Vec<f64> {
+        let (step, low, high) = match self.dist {
+            Distribution::Float { step: Some(s), low, high, .. } => (s, low, high),
+            Distribution::Int { step, low, high, .. } => (step as f64, low as f64, high as f64),
+            _ => return vec![],
+        };
+        let v = self.decode(u);
+        [v - step, v + step].into_iter().filter(|w| *w >= low - 1e-9 && *w <= high + 1e-9).map(|w| self.encode(w)).collect()
+    }
+
     /// Width of one discrete value in unit coordinates (`None` if continuous).
     pub fn unit_step(&self) -> Option<f64> {
         match self.dist {

@@ -308,6 +308,28 @@ impl GpSampler {
                     40,
                 )
             };
+            // Discrete coordinates were optimised relaxed: move them to their
+            // grid values, then try each one's neighbours on the grid
+            // (the relaxed optimum's rounding is not always the best value).
+            let discrete: Vec<(usize, &UnitAxis)> =
+                enc.axes.iter().enumerate().filter_map(|(t, a)| a.as_ref().filter(|a| a.is_discrete()).map(|a| (t, a))).collect();
+            if !discrete.is_empty() {
+                for &(t, a) in &discrete {
+                    x[t] = a.snap(x[t]);
+                }
+                neg = -self.acquisition_value(m, acq, &x, false).0;
+                for &(t, a) in &discrete {
+                    for u in a.neighbours(x[t]) {
+                        let mut y = x.clone();
+                        y[t] = u;
+                        let v = -self.acquisition_value(m, acq, &y, false).0;
+                        if v < neg {
+                            neg = v;
+                            x = y;
+                        }
+                    }
+                }
+            }
             for &(t, _) in &cats {
                 for c in 0..enc.n_choices[t] {
                     let mut y = x.clone();

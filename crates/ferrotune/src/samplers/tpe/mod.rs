@@ -188,9 +188,10 @@ impl SpaceModel {
     }
 
     /// Takes in the trials observed since the last call and re-splits:
-    /// the best `n_below(members)` members by `ranked` go below, the rest
-    /// above. Only the difference reaches the estimator, so this costs
-    /// O(new trials + below) rather than O(all trials).
+    /// the members among the best `n_below(observed trials)` of all observed
+    /// trials by `ranked` go below, the other members above. Only the
+    /// difference reaches the estimator, so this costs O(new trials +
+    /// below) rather than O(all trials).
     fn update(&mut self, obs: &Observations, cols: Option<&[&Column]>, ranked: &[usize], n_below: impl Fn(usize) -> usize) {
         let order = obs.observed_order();
         let mut new_members = vec![];
@@ -208,12 +209,14 @@ impl SpaceModel {
         self.seen = order.len();
         let Some(cols) = cols else { return };
         self.n_members += new_members.len();
-        let k = n_below(self.n_members);
+        // The split is over every observed trial, and then only the members
+        // (trials that have these parameters) are kept, as Optuna does: when
+        // none of the study's best trials took this branch of a conditional
+        // space, l(x) is the prior alone and the branch is explored, rather
+        // than exploited around its best (possibly poor) member.
+        let k = n_below(ranked.len());
         let mut below = Vec::with_capacity(k);
-        for &r in ranked {
-            if below.len() == k {
-                break;
-            }
+        for &r in ranked.iter().take(k) {
             if self.is_member.get(r).copied().unwrap_or(false) {
                 below.push(r);
             }
