@@ -5,6 +5,7 @@
 //!     cargo run --release -p ferrotune-bench -- pruning
 //!     cargo run --release -p ferrotune-bench -- epoch
 //!     cargo run --release -p ferrotune-bench -- workers --python "$(benchmarks/venv.sh)"
+//!     cargo run --release -p ferrotune-bench -- overhead   # (benchmarks/python_overhead.py runs it)
 //!     cargo run --release -p ferrotune-bench -- plots --python "$(benchmarks/venv.sh plotly scikit-learn)" --chromedriver chromedriver
 //!
 //! `storage`: ask + tell round trips per second against an SQLite study that
@@ -13,6 +14,7 @@
 //! process and connection per call, as a language-neutral driver uses it).
 
 mod epoch;
+mod overhead;
 mod problems;
 mod pruning;
 mod plots;
@@ -133,6 +135,18 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         reports: u64,
     },
+    /// Microseconds per trial through the Rust API (ask, suggest, tell) on
+    /// the spaces `benchmarks/python_overhead.py` uses; JSON lines.
+    Overhead {
+        #[arg(long, value_delimiter = ',', default_value = "floats10,mixed10")]
+        spaces: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "tpe,random")]
+        samplers: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "100,300,1000")]
+        trials: Vec<usize>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// ask + tell round trips per second with SQLite storage.
     Storage {
         /// Stored trials before measuring (comma-separated).
@@ -164,6 +178,7 @@ fn main() -> Result<()> {
             workers::run(&workers::Options { workers, seconds, backends, postgres, python, reports })
         }
         Cmd::Worker { storage, study, ready, index, reports } => workers::worker(&storage, &study, &ready, index, reports),
+        Cmd::Overhead { spaces, samplers, trials, seed } => overhead::run(&spaces, &samplers, &trials, seed),
         Cmd::Storage { stored, rounds, cli_rounds, ferrotune } => storage(&stored, rounds, cli_rounds, &ferrotune),
     }
 }

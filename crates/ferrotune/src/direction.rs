@@ -69,6 +69,12 @@ impl std::fmt::Display for Direction {
     }
 }
 
+/// Directions as users write them, comma-separated ("minimize, maximize"),
+/// for messages.
+pub fn names(ds: &[Direction]) -> String {
+    ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

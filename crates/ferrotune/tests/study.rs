@@ -242,7 +242,7 @@ fn studies_are_created_loaded_and_checked() {
     assert!(matches!(Study::builder("a").storage(storage.clone()).create(), Err(Error::StudyExists(_))));
     assert!(matches!(Study::builder("b").storage(storage.clone()).load(), Err(Error::StudyNotFound(_))));
     let e = Study::builder("a").storage(storage.clone()).direction(Direction::Minimize).load().unwrap_err();
-    assert!(e.to_string().contains("stored with directions [Maximize]"), "{e}");
+    assert!(e.to_string().contains("stored with directions [maximize]"), "{e}");
     assert_eq!(Study::builder("a").storage(storage).load().unwrap().direction(), Direction::Maximize);
 }
 

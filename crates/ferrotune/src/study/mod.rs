@@ -196,8 +196,9 @@ impl StudyBuilder {
                         return Err(Error::StudyMismatch {
                             name: self.name,
                             reason: format!(
-                                "it is stored with directions {:?}, not {:?}; use another study name",
-                                rec.directions, d
+                                "it is stored with directions [{}], not [{}]; use another study name",
+                                crate::direction::names(&rec.directions),
+                                crate::direction::names(d)
                             ),
                         });
                     }
