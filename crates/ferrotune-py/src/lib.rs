@@ -10,7 +10,8 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, Weak};
 
 use ferrotune::samplers::{
     AutoOptions, AutoSampler, CmaEsOptions, CmaEsSampler, GpOptions, GpSampler, GridSampler, Nsga2Options, Nsga2Sampler, QmcSampler, RandomSampler,
@@ -136,6 +137,26 @@ fn pruner(json: &str) -> PyResult<Arc<dyn ferrotune::pruners::Pruner>> {
 #[pyclass(module = "ferrotune._ferrotune", frozen)]
 struct NativeStudy {
     study: Study,
+    /// Ids of this process's running trials, kept alive by a heartbeat
+    /// thread (started with the first ask, ended when the study is dropped).
+    running: Arc<Mutex<HashSet<i64>>>,
+    heartbeat: std::sync::Once,
+}
+
+/// Writes the heartbeat of `running`'s trials every `study`'s interval,
+/// until the study that owns `running` is gone.
+fn keep_alive(study: Study, running: Weak<Mutex<HashSet<i64>>>) {
+    let spawned = std::thread::Builder::new().name("ferrotune-heartbeat".into()).spawn(move || loop {
+        std::thread::sleep(study.heartbeat_interval());
+        let Some(running) = running.upgrade() else { return };
+        let ids: Vec<i64> = running.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        if !ids.is_empty() {
+            let _ = study.storage().heartbeat(&ids);
+        }
+    });
+    // Without the thread the trials still run; other machines may then
+    // judge them dead after the grace period, which is what a crash looks like.
+    drop(spawned);
 }
 
 /// What finishing a trial looks like in JSON.
@@ -207,7 +228,7 @@ impl NativeStudy {
                 }
             })
             .map_err(err)?;
-        Ok(NativeStudy { study })
+        Ok(NativeStudy { study, running: Arc::default(), heartbeat: std::sync::Once::new() })
     }
 
     #[getter]
@@ -225,10 +246,19 @@ impl NativeStudy {
         self.study.id()
     }
 
-    /// Starts a trial (an enqueued one first).
+    /// Starts a trial (an enqueued one first), owned by this process and
+    /// kept alive by its heartbeat until it is told.
     fn ask(&self, py: Python<'_>) -> PyResult<NativeTrial> {
-        let t = py.detach(|| self.study.ask()).map_err(err)?;
-        Ok(NativeTrial { number: t.number(), id: t.id(), trial: Mutex::new(Some(t)), study: self.study.clone() })
+        self.heartbeat.call_once(|| keep_alive(self.study.clone(), Arc::downgrade(&self.running)));
+        let t = py.detach(|| self.study.ask_owned()).map_err(err)?;
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id());
+        Ok(NativeTrial {
+            number: t.number(),
+            id: t.id(),
+            trial: Mutex::new(Some(t)),
+            study: self.study.clone(),
+            running: Arc::downgrade(&self.running),
+        })
     }
 
     /// Finishes trial `number`: `state` is complete (with `values`),
@@ -237,6 +267,7 @@ impl NativeStudy {
     fn tell(&self, py: Python<'_>, number: u64, state: &str, values: Option<Vec<f64>>, message: Option<String>) -> PyResult<NativeFrozen> {
         let outcome = outcome(state, values, message)?;
         let t = py.detach(|| self.study.tell(number, outcome)).map_err(err)?;
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&t.id);
         Ok(NativeFrozen { trial: t })
     }
 
@@ -251,6 +282,7 @@ impl NativeStudy {
                 self.study.tell(number, TellOutcome::Failed(Some(message)))
             })
             .map_err(err)?;
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&t.id);
         to_json(&frozen_json(&t))
     }
 
@@ -363,6 +395,8 @@ struct NativeTrial {
     id: i64,
     study: Study,
     trial: Mutex<Option<ferrotune::Trial>>,
+    /// Its study's heartbeat set, left when the trial is finished.
+    running: Weak<Mutex<HashSet<i64>>>,
 }
 
 impl NativeTrial {
@@ -456,6 +490,9 @@ impl NativeTrial {
                         let r = study.tell_trial(t, outcome);
                         if r.is_ok() {
                             *g = None;
+                            if let Some(running) = self.running.upgrade() {
+                                running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+                            }
                         }
                         r
                     }

@@ -415,3 +415,24 @@ def test_the_pytorch_example_runs_where_torch_is_installed(tmp_path):
     env = dict(os.environ, FERROTUNE_DATA_DIR=str(REPO / "fixtures" / "data"))
     subprocess.run([sys.executable, str(REPO / "examples" / "python" / "pytorch_mnist.py"), "--trials", "4", "--epochs", "2",
                     "--limit", "2000", "--storage", f"sqlite:///{tmp_path}/t.db"], check=True, timeout=600, env=env)
+
+
+def test_a_killed_python_worker_s_trial_is_judged_dead_and_its_worker_shown(tmp_path):
+    url = f"sqlite:///{tmp_path}/k.db"
+    ferrotune.create_study(study_name="k", storage=url)
+    code = ("import os, ferrotune\n"
+            f"s = ferrotune.load_study(study_name='k', storage={url!r})\n"
+            "t = s.ask()\n"
+            "t.suggest_float('x', 0, 1)\n"
+            "print(os.getpid(), flush=True)\n"
+            "os.kill(os.getpid(), 9)\n")
+    p = subprocess.run([sys.executable, "-c", code], timeout=120, capture_output=True, text=True)
+    assert p.returncode == -9, p.stderr
+    out = subprocess.run([ferrotune_bin(), "trials", "--study", "k", "--storage", url, "--format", "json"],
+                         capture_output=True, text=True, check=True)
+    (row,) = json.loads(out.stdout)
+    assert row["state"] == "running" and row["worker"]["pid"] == int(p.stdout), "the Python process is the trial's worker"
+    # The next writer to open the study sees the pid is gone and fails the trial.
+    s = ferrotune.load_study(study_name="k", storage=url)
+    (t,) = s.trials
+    assert t.state == TrialState.FAIL and "stale" in t.system_attrs["fail_reason"]

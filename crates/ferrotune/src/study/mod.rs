@@ -444,6 +444,17 @@ impl Study {
         self.ask_as(None)
     }
 
+    /// Like [`Study::ask`], for a worker that runs the trial in this
+    /// process: the trial records this process as its owner (host, pid,
+    /// the study's grace period), as `optimize` does, so a crash is
+    /// detected — at once from this machine's pid space, from elsewhere
+    /// once its heartbeat is older than the grace period. Keep it alive with
+    /// [`Storage::heartbeat`](crate::storage::Storage::heartbeat) every
+    /// [`Study::heartbeat_interval`] while it runs (the Python package does).
+    pub fn ask_owned(&self) -> Result<Trial> {
+        self.ask_as(Some(self.owner()))
+    }
+
     /// Like [`Study::ask`], for a worker that may vanish (a killed client
     /// of `ferrotune ask`): if the trial is not told within `lease`, the
     /// next writer to open the study, or a running `optimize`, marks it
