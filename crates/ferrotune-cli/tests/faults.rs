@@ -229,7 +229,15 @@ dirname \"$FERROTUNE_PARAMS_FILE\" > dir\nwhile [ ! -f release ]; do sleep 0.1; 
     let f = study_file(&e, "live", "", "command = [\"./obj.sh\"]", "n_trials = 1");
     let child = e.spawn_run(&f, &["--quiet"], &[("TMPDIR", tmp.as_path())]);
     wait_for(&e.path("dir"), 20);
-    let dir = std::path::PathBuf::from(std::fs::read_to_string(e.path("dir")).unwrap().trim());
+    // The file exists as soon as the shell opens it; wait for its line.
+    let start = std::time::Instant::now();
+    let mut line = String::new();
+    while !line.ends_with('\n') && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        line = std::fs::read_to_string(e.path("dir")).unwrap();
+    }
+    let dir = std::path::PathBuf::from(line.trim());
+    assert!(dir.is_dir(), "the objective reported its parameter directory: {line:?}");
     executable(&e, "other.sh", "#!/bin/sh\necho ferrotune: value=2\n");
     let g = study_file(&e, "other", "", "command = [\"./other.sh\"]", "n_trials = 1");
     let s = e.storage();
