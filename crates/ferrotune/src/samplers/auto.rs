@@ -115,13 +115,12 @@ impl AutoSampler {
         if complete.len() > self.options.gp_max_trials {
             return Ok(Choice::Tpe);
         }
-        let Some(first) = complete.first() else { return Ok(Choice::Gp) };
         // Conditional: some parameter is missing from some complete trial.
         let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for t in &complete {
             names.extend(t.params.keys().map(String::as_str));
         }
-        if complete.iter().any(|t| t.params.len() != names.len()) || first.params.len() != names.len() {
+        if complete.iter().any(|t| t.params.len() != names.len()) {
             return Ok(Choice::Tpe);
         }
         Ok(Choice::Gp)
