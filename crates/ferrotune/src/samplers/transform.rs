@@ -60,18 +60,6 @@ impl UnitAxis {
         self.encode(self.decode(u))
     }
 
-    /// The unit coordinates of the grid values either side of the one `u`
-    /// decodes to (those inside the range); none on a continuous axis.
-    pub fn neighbours(&self, u: f64) -> Vec<f64> {
-        let (step, low, high) = match self.dist {
-            Distribution::Float { step: Some(s), low, high, .. } => (s, low, high),
-            Distribution::Int { step, low, high, .. } => (step as f64, low as f64, high as f64),
-            _ => return vec![],
-        };
-        let v = self.decode(u);
-        [v - step, v + step].into_iter().filter(|w| *w >= low - 1e-9 && *w <= high + 1e-9).map(|w| self.encode(w)).collect()
-    }
-
     /// Width of one discrete value in unit coordinates (`None` if continuous).
     pub fn unit_step(&self) -> Option<f64> {
         match self.dist {
@@ -82,6 +70,49 @@ impl UnitAxis {
         }
     }
 
+    /// (low, step) of a grid axis.
+    fn grid(&self) -> Option<(f64, f64)> {
+        match self.dist {
+            Distribution::Float { step: Some(s), low, .. } => Some((low, s)),
+            Distribution::Int { step, low, .. } => Some((low as f64, step as f64)),
+            _ => None,
+        }
+    }
+
+    /// How many values a grid axis takes (0 on a continuous one).
+    pub fn grid_len(&self) -> usize {
+        if self.grid().is_some() {
+            self.dist.cardinality().unwrap_or(0) as usize
+        } else {
+            0
+        }
+    }
+
+    /// The unit coordinate of the `k`-th grid value.
+    pub fn grid_point(&self, k: usize) -> f64 {
+        let (low, step) = self.grid().unwrap_or((0.0, 0.0));
+        self.encode(low + k as f64 * step)
+    }
+
+    /// The position on the grid of the value `u` decodes to.
+    pub fn grid_index(&self, u: f64) -> usize {
+        let (low, step) = self.grid().unwrap_or((0.0, 1.0));
+        (((self.decode(u) - low) / step).round().max(0.0) as usize).min(self.grid_len().saturating_sub(1))
+    }
+
+    /// Width, in unit coordinates, of the slice owned by the grid value
+    /// at `u` (0 on a continuous axis). On a log-integer axis the slices
+    /// narrow as the values grow: the value v owns ln(v + ½) − ln(v − ½).
+    pub fn bin_width(&self, u: f64) -> f64 {
+        match self.dist {
+            Distribution::Int { log: true, low, .. } => {
+                let v = self.decode(u);
+                let a = (v - 0.5).max((low as f64 - 0.5).max(0.5));
+                ((v + 0.5).ln() - a.ln()) / (self.hi - self.lo)
+            }
+            _ => self.unit_step().unwrap_or(0.0),
+        }
+    }
 }
 
 #[inline(never)]
@@ -106,5 +137,20 @@ mod tests {
         assert!((l.encode(1e-3) - 0.5).abs() < 1e-12);
         assert!((l.decode(0.5) - 1e-3).abs() < 1e-15);
         assert!(UnitAxis::new(&Distribution::categorical(["a"])).is_none());
+    }
+
+    #[test]
+    fn grid_positions_and_slice_widths() {
+        let a = UnitAxis::new(&Distribution::int_step(16, 256, 16)).unwrap();
+        assert_eq!(a.grid_len(), 16);
+        for k in 0..16 {
+            assert_eq!(a.decode(a.grid_point(k)), 16.0 + 16.0 * k as f64);
+            assert_eq!(a.grid_index(a.grid_point(k)), k);
+        }
+        assert!((a.bin_width(0.3) - 1.0 / 16.0).abs() < 1e-12);
+        // On a log-integer axis small values own wide slices.
+        let l = UnitAxis::new(&Distribution::int_log(1, 1000)).unwrap();
+        assert!(l.bin_width(l.encode(2.0)) > 10.0 * l.bin_width(l.encode(500.0)));
+        assert_eq!(UnitAxis::new(&Distribution::float(0.0, 1.0)).unwrap().bin_width(0.5), 0.0);
     }
 }

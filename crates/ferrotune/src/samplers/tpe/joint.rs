@@ -1,31 +1,29 @@
 //! The "above" estimator g(x) of multivariate TPE for one group of
 //! parameters, kept across asks (Falkner et al. 2018's joint Parzen
-//! estimator with Scott's-rule bandwidths, as Optuna's multivariate TPE).
+//! estimator, with Optuna 5's bandwidths: every kernel gets its own width
+//! in every dimension, the larger gap to its neighbours among the
+//! observations, clipped by the magic clip).
 //!
 //! Each ask evaluates g at the candidates against every member, so the
 //! work is O(candidates × members × dimensions); what is kept between asks
-//! makes that work a matrix product plus one exponential per term:
+//! makes that work one matrix product plus one exponential per term:
 //!
-//! * members' unit coordinates in one column-major matrix, with their
-//!   squared norms, so the squared distances of all candidates to all
-//!   members come from one product (faer's matmul):
-//!   |x − μ|² = |x|² + |μ|² − 2 x·μ;
-//! * each member's truncation masses (its kernel's mass on the unit cube,
-//!   one normal CDF pair per dimension) for the current bandwidth. Scott's
-//!   bandwidth shrinks by a factor n^(−1/(d+4)) as trials accumulate; it is
-//!   rounded to a 0.1% grid of values so the masses are recomputed only
-//!   when it moves by that much (every ~90 trials at 1,000 trials in 40
-//!   dimensions) instead of on every ask.
+//! * the quadratic of a kernel with per-dimension widths expands as
+//!   −(x − μ)²/(2σ²) = −x²·1/(2σ²) + x·μ/σ² − μ²/(2σ²), so with the
+//!   members' coefficients (1/(2σ²), μ/σ²) in one column-major matrix,
+//!   every candidate's exponent against every member is one product with
+//!   the candidates' (x², x) (faer's matmul), plus a per-member constant;
+//! * each dimension's members stay sorted, so the widths follow from one
+//!   pass per ask, and a member's coefficients and truncation masses are
+//!   recomputed only when its width changed (a new trial moves the widths
+//!   of its neighbours, not of everyone).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::parzen::{DimKind, MassTable, ParzenOptions};
+use super::parzen::{categorical_kernel, min_sigma, neighbour_gap, widen, DimKind, ParzenOptions};
 use super::weights::weights_by_number;
 use crate::math::{logsumexp_fast, PhiTable, LN_SQRT_2PI};
-
-/// ln σ is rounded to multiples of this.
-const SIGMA_STEP: f64 = 1e-3;
 
 /// The joint estimator over `kinds`. Rows are trial numbers; slots are the
 /// order members arrived in (a member never leaves, it only toggles
@@ -41,16 +39,25 @@ pub(super) struct JointAbove {
     rows: Vec<usize>,
     active: Vec<bool>,
     n_active: usize,
-    /// Numerical coordinates, slot after slot (column-major n_num × slots).
+    /// Numerical coordinates, slot after slot (n_num per slot).
     num: Vec<f64>,
+    /// Grid-slice widths of those coordinates (0: continuous).
+    bins: Vec<f64>,
     /// Categorical choices, slot after slot.
     cat: Vec<f64>,
-    sq_norm: Vec<f64>,
-    /// Σ over numerical dimensions of ln(mass) at `sigma` (NaN: stale).
-    log_mass: Vec<f64>,
-    sigma: f64,
-    /// Off only in tests, to compare with the exact mixture.
-    round_sigma: bool,
+    /// Per numerical dimension, the active members as (coordinate, trial
+    /// number), ascending: ties are broken by trial number, so the widths
+    /// do not depend on the order members arrived in (a sampler rebuilt
+    /// from storage must propose what the one that kept its state would).
+    sorted: Vec<Vec<(f64, usize)>>,
+    /// Per slot and numerical dimension: the width the coefficients below
+    /// were computed for (NaN: never), and ln(σ · truncated mass).
+    sigma: Vec<f64>,
+    log_sm: Vec<f64>,
+    /// Column-major 2·n_num × slots: −1/(2σ²) per dimension, then μ/σ².
+    coef: Vec<f64>,
+    /// Per slot: Σ_d −μ²/(2σ²) − ln(σ · mass) (NaN: stale).
+    konst: Vec<f64>,
 }
 
 impl JointAbove {
@@ -73,41 +80,56 @@ impl JointAbove {
             active: vec![],
             n_active: 0,
             num: vec![],
+            bins: vec![],
             cat: vec![],
-            sq_norm: vec![],
-            log_mass: vec![],
-            sigma: f64::NAN,
-            round_sigma: true,
+            sorted: vec![vec![]; n_num],
+            sigma: vec![],
+            log_sm: vec![],
+            coef: vec![],
+            konst: vec![],
         }
     }
 
-    /// Adds trial `row` with coordinates `x` (one per dimension of `kinds`).
-    pub fn insert(&mut self, row: usize, x: &[f64]) {
+    /// Adds trial `row` with coordinates `x` (one per dimension of
+    /// `kinds`) and, per dimension, the width of the grid slice its value
+    /// stands for (`bins`, 0 where continuous or categorical).
+    pub fn insert(&mut self, row: usize, x: &[f64], bins: &[f64]) {
         if self.slot_of.len() <= row {
             self.slot_of.resize(row + 1, usize::MAX);
         }
-        let slot = self.slot_of[row];
-        if slot != usize::MAX {
-            debug_assert!(!self.active[slot], "row {row} inserted twice");
-            self.active[slot] = true;
-        } else {
-            self.slot_of[row] = self.rows.len();
-            self.rows.push(row);
-            self.active.push(true);
-            let mut sq = 0.0;
-            for (k, &v) in self.kinds.iter().zip(x) {
-                match k {
-                    DimKind::Numerical => {
-                        self.num.push(v);
-                        sq += v * v;
+        let n_num = self.n_num;
+        let slot = match self.slot_of[row] {
+            usize::MAX => {
+                let slot = self.rows.len();
+                self.slot_of[row] = slot;
+                self.rows.push(row);
+                self.active.push(false);
+                for ((k, &v), &b) in self.kinds.iter().zip(x).zip(bins) {
+                    match k {
+                        DimKind::Numerical => {
+                            self.num.push(v);
+                            self.bins.push(b);
+                        }
+                        DimKind::Categorical(_) => self.cat.push(v),
                     }
-                    DimKind::Categorical(_) => self.cat.push(v),
                 }
+                self.sigma.extend(std::iter::repeat_n(f64::NAN, n_num));
+                self.log_sm.extend(std::iter::repeat_n(0.0, n_num));
+                self.coef.extend(std::iter::repeat_n(0.0, 2 * n_num));
+                self.konst.push(f64::NAN);
+                slot
             }
-            self.sq_norm.push(sq);
-            self.log_mass.push(f64::NAN);
-        }
+            slot => slot,
+        };
+        debug_assert!(!self.active[slot], "row {row} inserted twice");
+        self.active[slot] = true;
         self.n_active += 1;
+        for d in 0..n_num {
+            let e = (self.num[slot * n_num + d], row);
+            let list = &mut self.sorted[d];
+            let at = list.partition_point(|p| p.0.total_cmp(&e.0).then(p.1.cmp(&e.1)).is_lt());
+            list.insert(at, e);
+        }
     }
 
     /// Removes trial `row` from the set (it moved to "below").
@@ -116,161 +138,152 @@ impl JointAbove {
         debug_assert!(self.active[slot], "row {row} is not a member");
         self.active[slot] = false;
         self.n_active -= 1;
-    }
-
-    /// Scott's-rule bandwidth for `m` kernels, as the exact estimator
-    /// computes it, rounded to the [`SIGMA_STEP`] grid of ln σ.
-    fn bandwidth(&self, m: usize) -> f64 {
-        let min_sigma = if self.o.magic_clip { 1.0 / (100.0f64).min(1.0 + (m + 1) as f64) } else { 1e-12 };
-        let s = (0.2 * (m.max(1) as f64).powf(-1.0 / (self.kinds.len() as f64 + 4.0))).clamp(min_sigma, 1.0);
-        if !self.round_sigma {
-            return s;
+        let n_num = self.n_num;
+        for d in 0..n_num {
+            let e = (self.num[slot * n_num + d], row);
+            let list = &mut self.sorted[d];
+            let at = list.partition_point(|p| p.0.total_cmp(&e.0).then(p.1.cmp(&e.1)).is_lt());
+            debug_assert_eq!(list[at].1, row);
+            list.remove(at);
         }
-        ((s.ln() / SIGMA_STEP).round() * SIGMA_STEP).exp().clamp(min_sigma, 1.0)
     }
 
-    /// Σ_d ln mass of a kernel at `mu` (numerical coordinates) with width `sigma`.
-    fn log_mass_of(mu: &[f64], sigma: f64, table: Option<&MassTable>) -> f64 {
-        match table {
-            // The table holds σ · mass.
-            Some(t) => mu.iter().map(|&m| (t.eval(m) / sigma).ln()).sum(),
-            None => {
-                let phi = PhiTable::get();
-                mu.iter().map(|&m| (phi.cdf((1.0 - m) / sigma) - phi.cdf(-m / sigma)).ln()).sum()
+    /// Brings every active member's widths (and what derives from them)
+    /// up to date for the current set.
+    fn refresh_widths(&mut self) {
+        let n_num = self.n_num;
+        let floor = min_sigma(self.n_active, self.o.magic_clip);
+        let phi = PhiTable::get();
+        for d in 0..n_num {
+            let list = &self.sorted[d];
+            let m = list.len();
+            for j in 0..m {
+                let slot = self.slot_of[list[j].1];
+                let gap = neighbour_gap(|i| list[i].0, m, j, self.o.consider_endpoints);
+                let i = slot * n_num + d;
+                let s = widen(gap.clamp(floor, 1.0), self.bins[i]);
+                if s != self.sigma[i] {
+                    let mu = self.num[i];
+                    self.sigma[i] = s;
+                    self.log_sm[i] = (s * (phi.cdf((1.0 - mu) / s) - phi.cdf(-mu / s))).ln();
+                    let inv2 = 1.0 / (s * s);
+                    let c = &mut self.coef[2 * n_num * slot..2 * n_num * (slot + 1)];
+                    c[d] = -0.5 * inv2;
+                    c[n_num + d] = mu * inv2;
+                    self.konst[slot] = f64::NAN;
+                }
+            }
+        }
+        for slot in 0..self.rows.len() {
+            if self.active[slot] && self.konst[slot].is_nan() {
+                let r = slot * n_num..(slot + 1) * n_num;
+                self.konst[slot] = self.num[r.clone()]
+                    .iter()
+                    .zip(&self.sigma[r.clone()])
+                    .zip(&self.log_sm[r])
+                    .map(|((mu, s), lsm)| -0.5 * mu * mu / (s * s) - lsm)
+                    .sum();
             }
         }
     }
 
-    /// ln g(x) at each candidate (rows of `xs`, one value per dimension),
-    /// with `liars` (running trials, constant liar) as extra kernels of
-    /// weight 1.
-    pub fn log_pdf(&mut self, xs: &[Vec<f64>], liars: &[Vec<f64>]) -> Vec<f64> {
-        let (d, n_num) = (self.kinds.len(), self.n_num);
-        let m = self.n_active + liars.len();
-        let sigma = self.bandwidth(m);
-        if sigma != self.sigma {
-            self.sigma = sigma;
-            self.log_mass.iter_mut().for_each(|v| *v = f64::NAN);
-        }
+    /// ln g(x) at each candidate (rows of `xs`, one value per dimension).
+    pub fn log_pdf(&mut self, xs: &[Vec<f64>]) -> Vec<f64> {
+        let n_num = self.n_num;
+        self.refresh_widths();
         let n_slots = self.rows.len();
-        // The table pays off only when many masses are (re)computed.
-        let stale = (0..n_slots).filter(|&s| self.active[s] && self.log_mass[s].is_nan()).count();
-        let table = (sigma >= 0.05 && stale * n_num > 2048).then(|| MassTable::new(sigma));
-        for s in 0..n_slots {
-            if self.active[s] && self.log_mass[s].is_nan() {
-                self.log_mass[s] = Self::log_mass_of(&self.num[s * n_num..(s + 1) * n_num], sigma, table.as_deref());
-            }
-        }
 
         // Weights: the same rule as every TPE estimator (weights.rs).
         let active: Vec<usize> = (0..n_slots).filter(|&s| self.active[s]).collect();
         let weights = weights_by_number(&active.iter().map(|&s| self.rows[s]).collect::<Vec<_>>());
-        let total = weights.iter().sum::<f64>() + liars.len() as f64 + self.o.prior_weight;
-        let mut log_w = vec![f64::NEG_INFINITY; n_slots];
-        for (&s, w) in active.iter().zip(&weights) {
-            log_w[s] = w.ln();
-        }
         let pw = self.o.prior_weight;
-        let ln_total = total.ln();
-        let norm = n_num as f64 * (sigma.ln() + LN_SQRT_2PI);
-        // Inactive slots (stale masses, NaN) stay at −∞.
-        let log_c: Vec<f64> = log_w
-            .iter()
-            .zip(&self.log_mass)
-            .map(|(&lw, lm)| if lw == f64::NEG_INFINITY { lw } else { lw - ln_total - lm - norm })
-            .collect();
-        let cat_terms: Vec<(f64, f64)> = self
-            .cat_k
-            .iter()
-            .map(|&k| ((pw / k as f64 + 1.0) / (pw + 1.0), (pw / k as f64) / (pw + 1.0)))
-            .map(|(on, off)| (on.ln(), off.ln()))
-            .collect();
-        let split = |x: &[f64]| -> (Vec<f64>, Vec<f64>) {
-            let (mut a, mut b) = (Vec::with_capacity(n_num), Vec::with_capacity(d - n_num));
+        let ln_total = (weights.iter().sum::<f64>() + pw).ln();
+        let norm = n_num as f64 * LN_SQRT_2PI;
+        // Inactive slots stay at −∞.
+        let mut log_c = vec![f64::NEG_INFINITY; n_slots];
+        for (&s, w) in active.iter().zip(&weights) {
+            log_c[s] = w.ln() - ln_total - norm + self.konst[s];
+        }
+        let cat_terms: Vec<(f64, f64)> = self.cat_k.iter().map(|&k| categorical_kernel(k, self.n_active, self.o)).collect();
+
+        // Candidates' (x², x) features, column-major 2·n_num × candidates.
+        let n_c = xs.len();
+        let mut feats = Vec::with_capacity(2 * n_num * n_c);
+        let mut cand_cat: Vec<Vec<f64>> = Vec::with_capacity(n_c);
+        let mut prior_sq = Vec::with_capacity(n_c);
+        for x in xs {
+            let start = feats.len();
+            feats.resize(start + 2 * n_num, 0.0);
+            let mut cats = Vec::with_capacity(self.cat_k.len());
+            let (mut i, mut p2) = (0, 0.0);
             for (k, &v) in self.kinds.iter().zip(x) {
                 match k {
-                    DimKind::Numerical => a.push(v),
-                    DimKind::Categorical(_) => b.push(v),
+                    DimKind::Numerical => {
+                        feats[start + i] = v * v;
+                        feats[start + n_num + i] = v;
+                        p2 += (v - 0.5) * (v - 0.5);
+                        i += 1;
+                    }
+                    DimKind::Categorical(_) => cats.push(v),
                 }
             }
-            (a, b)
-        };
-
-        // x·μ for every candidate and member.
-        let n_c = xs.len();
-        let (cand_num, cand_cat): (Vec<Vec<f64>>, Vec<Vec<f64>>) = xs.iter().map(|x| split(x)).unzip();
-        let flat: Vec<f64> = cand_num.iter().flatten().copied().collect();
+            cand_cat.push(cats);
+            prior_sq.push(p2);
+        }
         let mut dots = vec![0.0; n_c * n_slots];
         if n_num > 0 && n_slots > 0 {
             matmul(
                 MatMut::from_column_major_slice_mut(&mut dots, n_slots, n_c),
                 Accum::Replace,
-                MatRef::from_column_major_slice(&self.num, n_num, n_slots).transpose(),
-                MatRef::from_column_major_slice(&flat, n_num, n_c),
+                MatRef::from_column_major_slice(&self.coef, 2 * n_num, n_slots).transpose(),
+                MatRef::from_column_major_slice(&feats, 2 * n_num, n_c),
                 1.0,
                 Par::Seq,
             );
         }
 
-        let inv2s2 = 0.5 / (sigma * sigma);
-        let prior_log_mass = n_num as f64 * {
+        // The prior kernel: σ = 1 centred, uniform over categorical choices.
+        let prior_log_sm = n_num as f64 * {
             let phi = PhiTable::get();
             (phi.cdf(0.5) - phi.cdf(-0.5)).ln()
         };
-        let prior_const = pw.ln() - ln_total - prior_log_mass - n_num as f64 * LN_SQRT_2PI
-            - self.cat_k.iter().map(|&k| (k as f64).ln()).sum::<f64>();
-        let liars: Vec<(Vec<f64>, Vec<f64>, f64)> = liars
-            .iter()
-            .map(|x| {
-                let (a, b) = split(x);
-                let lm = Self::log_mass_of(&a, sigma, table.as_deref());
-                (a, b, -ln_total - lm - norm)
-            })
-            .collect();
-        let mut terms = vec![0.0; n_slots + 1 + liars.len()];
+        let prior_const =
+            pw.ln() - ln_total - prior_log_sm - norm - self.cat_k.iter().map(|&k| (k as f64).ln()).sum::<f64>();
+        let n_cat = cat_terms.len();
+        let mut terms = vec![0.0; n_slots + 1];
         (0..n_c)
             .map(|c| {
-                let (xn, xc) = (&cand_num[c], &cand_cat[c]);
-                let xx: f64 = xn.iter().map(|v| v * v).sum();
                 let row = &dots[c * n_slots..(c + 1) * n_slots];
                 for s in 0..n_slots {
-                    let d2 = (xx + self.sq_norm[s] - 2.0 * row[s]).max(0.0);
-                    terms[s] = log_c[s] - d2 * inv2s2;
+                    terms[s] = log_c[s] + row[s];
                 }
-                for (j, (&v, &(on, off))) in xc.iter().zip(&cat_terms).enumerate() {
-                    let n_cat = cat_terms.len();
+                for (j, (&v, &(on, off))) in cand_cat[c].iter().zip(&cat_terms).enumerate() {
                     for s in 0..n_slots {
                         terms[s] += if self.cat[s * n_cat + j] == v { on } else { off };
                     }
                 }
-                let p2: f64 = xn.iter().map(|v| (v - 0.5) * (v - 0.5)).sum();
-                terms[n_slots] = prior_const - 0.5 * p2;
-                for (i, (a, b, lc)) in liars.iter().enumerate() {
-                    let d2: f64 = xn.iter().zip(a).map(|(x, m)| (x - m) * (x - m)).sum();
-                    let cat: f64 =
-                        xc.iter().zip(b).zip(&cat_terms).map(|((x, m), &(on, off))| if x == m { on } else { off }).sum();
-                    terms[n_slots + 1 + i] = lc - d2 * inv2s2 + cat;
-                }
+                terms[n_slots] = prior_const - 0.5 * prior_sq[c];
                 logsumexp_fast(&terms)
             })
             .collect()
     }
 
-    /// The members and weights this estimator represents, for comparing
-    /// with the exact mixture: (coordinates per dimension, weights).
-    #[cfg(test)]
-    pub fn members(&self) -> (Vec<Vec<f64>>, Vec<f64>) {
-        let slots: Vec<usize> = (0..self.rows.len()).filter(|&s| self.active[s]).collect();
-        let numbers: Vec<usize> = slots.iter().map(|&s| self.rows[s]).collect();
-        let w = weights_by_number(&numbers);
+    /// The members this estimator represents, by trial number: their
+    /// coordinates and grid-slice widths per dimension (for the exact
+    /// mixture, with the constant liar's extra kernels).
+    pub fn members(&self) -> (Vec<usize>, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let mut slots: Vec<usize> = (0..self.rows.len()).filter(|&s| self.active[s]).collect();
+        slots.sort_unstable_by_key(|&s| self.rows[s]);
         let n_cat = self.cat_k.len();
         let mut cols = vec![vec![]; self.kinds.len()];
+        let mut bins = vec![vec![]; self.kinds.len()];
         for &s in &slots {
             let (mut i, mut j) = (0, 0);
-            for (k, col) in self.kinds.iter().zip(cols.iter_mut()) {
+            for ((k, col), bin) in self.kinds.iter().zip(cols.iter_mut()).zip(bins.iter_mut()) {
                 match k {
                     DimKind::Numerical => {
                         col.push(self.num[s * self.n_num + i]);
+                        bin.push(self.bins[s * self.n_num + i]);
                         i += 1;
                     }
                     DimKind::Categorical(_) => {
@@ -280,7 +293,7 @@ impl JointAbove {
                 }
             }
         }
-        (cols, w)
+        (slots.iter().map(|&s| self.rows[s]).collect(), cols, bins)
     }
 }
 
@@ -295,42 +308,37 @@ mod tests {
     fn joint_estimator_matches_the_exact_mixture() {
         let o = ParzenOptions { prior_weight: 1.0, magic_clip: true, consider_endpoints: false, multivariate: true };
         let kinds = [DimKind::Numerical, DimKind::Categorical(3), DimKind::Numerical, DimKind::Numerical];
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut g = JointAbove::new(&kinds, o);
-        g.round_sigma = false;
-        let mut rounded = JointAbove::new(&kinds, o);
+        // The third dimension is a grid of 8 values (slices of 1/8).
         let point = |rng: &mut ChaCha8Rng| -> Vec<f64> {
             kinds
                 .iter()
-                .map(|k| match k {
+                .enumerate()
+                .map(|(d, k)| match k {
+                    DimKind::Numerical if d == 2 => (rng.random_range(0..8) as f64 + 0.5) / 8.0,
                     DimKind::Numerical => rng.random::<f64>(),
                     DimKind::Categorical(n) => rng.random_range(0..*n) as f64,
                 })
                 .collect()
         };
+        let bins = [0.0, 0.0, 0.125, 0.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut g = JointAbove::new(&kinds, o);
         let mut members = vec![];
         for row in 0..400usize {
             let x = point(&mut rng);
-            g.insert(row, &x);
-            rounded.insert(row, &x);
+            g.insert(row, &x, &bins);
             members.push(row);
             if rng.random_bool(0.1) {
                 let i = rng.random_range(0..members.len());
-                let r = members.swap_remove(i);
-                g.remove(r);
-                rounded.remove(r);
+                g.remove(members.swap_remove(i));
             }
-            if row % 50 == 7 {
+            if row % 50 == 7 || row < 5 {
                 let xs: Vec<Vec<f64>> = (0..30).map(|_| point(&mut rng)).collect();
-                let fast = g.log_pdf(&xs, &[]);
-                let (cols, w) = g.members();
-                let exact = Parzen::new(&kinds, cols, &w, o).log_pdf(&xs);
+                let fast = g.log_pdf(&xs);
+                let (numbers, cols, bins) = g.members();
+                let exact = Parzen::with_bins(&kinds, cols, &bins, &weights_by_number(&numbers), o).log_pdf(&xs);
                 for (a, b) in fast.iter().zip(&exact) {
-                    assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "row {row}: {a} vs {b}");
-                }
-                // Rounding σ to 0.1% moves ln g by little.
-                for (a, b) in rounded.log_pdf(&xs, &[]).iter().zip(&exact) {
-                    assert!((a - b).abs() < 0.02, "row {row}: rounded {a} vs {b}");
+                    assert!((a - b).abs() < 1e-7 * (1.0 + b.abs()), "row {row}: {a} vs {b}");
                 }
             }
         }

@@ -167,6 +167,19 @@ impl SpaceModel {
         SpaceModel { space: space.clone(), axes, kinds, seen: 0, is_member: vec![], n_members: 0, below: vec![], l: None, above }
     }
 
+    /// Per dimension, the grid-slice width of each value of `cols[d]`
+    /// (empty for continuous and categorical dimensions).
+    fn bins(&self, cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.axes
+            .iter()
+            .zip(cols)
+            .map(|(a, xs)| match a {
+                Some(a) if a.is_discrete() => xs.iter().map(|&u| a.bin_width(u)).collect(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
     /// The unit coordinates (or choice indices) of trial `row`.
     fn encode(&self, cols: &[&Column], row: usize) -> Vec<f64> {
         cols.iter().zip(&self.axes).map(|(c, axis)| axis.as_ref().map_or(c.values[row], |a| a.encode(c.values[row]))).collect()
@@ -176,7 +189,15 @@ impl SpaceModel {
         let x = self.encode(cols, row);
         match &mut self.above {
             Above::Uni(u) => u.insert(row, x[0]),
-            Above::Joint(j) => j.insert(row, &x),
+            Above::Joint(j) => {
+                let bins: Vec<f64> = self
+                    .axes
+                    .iter()
+                    .zip(&x)
+                    .map(|(a, &u)| a.as_ref().filter(|a| a.is_discrete()).map_or(0.0, |a| a.bin_width(u)))
+                    .collect();
+                j.insert(row, &x, &bins)
+            }
         }
     }
 
@@ -374,7 +395,8 @@ impl TpeSampler {
                 }
                 None => vec![vec![]; space.len()],
             };
-            model.l = Some(Parzen::new(&model.kinds, below_cols, &weights_by_number(&model.below), po));
+            let bins = model.bins(&below_cols);
+            model.l = Some(Parzen::with_bins(&model.kinds, below_cols, &bins, &weights_by_number(&model.below), po));
         }
         let l = model.l.as_ref().expect("just built");
         let purpose: String = std::iter::once("tpe").chain(names.iter().copied()).collect::<Vec<_>>().join("/");
@@ -399,7 +421,29 @@ impl TpeSampler {
             Above::Joint(j) => {
                 let candidates = l.sample(&mut rng, m);
                 let ll = l.log_pdf(&candidates);
-                let score: Vec<f64> = j.log_pdf(&candidates, &liars).iter().zip(&ll).map(|(g, l)| l - g).collect();
+                let lg = if liars.is_empty() {
+                    j.log_pdf(&candidates)
+                } else {
+                    // The constant liar's running trials are extra kernels
+                    // of weight 1, which move their neighbours' widths for
+                    // this ask only: the exact mixture, built once.
+                    let (numbers, mut gcols, mut gbins) = j.members();
+                    let mut w = weights_by_number(&numbers);
+                    let liar_bins = model.bins(&(0..space.len()).map(|d| liars.iter().map(|x| x[d]).collect()).collect::<Vec<_>>());
+                    for x in &liars {
+                        for (d, v) in x.iter().enumerate() {
+                            gcols[d].push(*v);
+                        }
+                        w.push(1.0);
+                    }
+                    for (b, lb) in gbins.iter_mut().zip(liar_bins) {
+                        if !lb.is_empty() {
+                            b.extend(lb);
+                        }
+                    }
+                    Parzen::with_bins(&model.kinds, gcols, &gbins, &w, po).log_pdf(&candidates)
+                };
+                let score: Vec<f64> = lg.iter().zip(&ll).map(|(g, l)| l - g).collect();
                 candidates.into_iter().nth(argmax(&score)).unwrap_or_default()
             }
         };

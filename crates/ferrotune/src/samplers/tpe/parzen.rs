@@ -5,9 +5,11 @@
 //! Understanding Its Algorithm Components", 2023).
 //!
 //! Numerical dimensions live in unit coordinates (`samplers::transform`), so
-//! log and discrete parameters need no special cases here; each kernel is a
-//! normal truncated to [0, 1]. Categorical dimensions have one smoothed
-//! one-hot distribution per kernel.
+//! log parameters need no special cases here; each kernel is a normal
+//! truncated to [0, 1], widened on discrete axes by the width of the grid
+//! slice its value stands for (the normal approximation of Optuna's
+//! discretised kernels). Categorical dimensions have one smoothed one-hot
+//! distribution per kernel.
 
 use multiversion::multiversion;
 use rand::Rng;
@@ -25,15 +27,6 @@ use crate::math::{exp_nonpos_coarse, logsumexp_fast as logsumexp, sample_truncno
 fn add_quadratic(acc: &mut [f64], mus: &[f64], inv_sigmas: &[f64], x: f64) {
     for ((a, m), is) in acc.iter_mut().zip(mus).zip(inv_sigmas) {
         let z = (x - m) * is;
-        *a -= 0.5 * z * z;
-    }
-}
-
-/// acc[i] -= ½ ((x − μ_i) / σ)² with one σ for every kernel.
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn add_quadratic_shared(acc: &mut [f64], mus: &[f64], inv_sigma: f64, x: f64) {
-    for (a, m) in acc.iter_mut().zip(mus) {
-        let z = (x - m) * inv_sigma;
         *a -= 0.5 * z * z;
     }
 }
@@ -76,66 +69,9 @@ fn sample_unit_truncnorm(mu: f64, sigma: f64, rng: &mut ChaCha8Rng) -> f64 {
     sample_truncnorm(mu, sigma, 0.0, 1.0, rng.random())
 }
 
-/// σ · (mass of N(μ, σ²) on [0, 1]) as a function of μ, for one σ shared by
-/// many kernels: tabulated at 257 nodes with its derivative and read back by
-/// cubic Hermite interpolation (relative error below 1e-6 for σ >= 0.05, where it is used), which
-/// halves the per-kernel cost of two tabulated Φ lookups.
-pub(super) struct MassTable {
-    f: [f64; MASS_N + 1],
-    df: [f64; MASS_N + 1],
-}
-
-const MASS_N: usize = 256;
-
 /// Up to this many kernels (prior included), one numerical dimension is
 /// evaluated straight rather than windowed.
 const SMALL: usize = 64;
-
-impl MassTable {
-    pub(super) fn new(sigma: f64) -> Box<MassTable> {
-        use crate::math::{norm_cdf, norm_pdf};
-        let mut t = Box::new(MassTable { f: [0.0; MASS_N + 1], df: [0.0; MASS_N + 1] });
-        for k in 0..=MASS_N {
-            let m = k as f64 / MASS_N as f64;
-            let (a, b) = ((1.0 - m) / sigma, -m / sigma);
-            t.f[k] = sigma * (norm_cdf(a) - norm_cdf(b));
-            // d/dμ of σ (Φ((1−μ)/σ) − Φ(−μ/σ)).
-            t.df[k] = norm_pdf(b) - norm_pdf(a);
-        }
-        t
-    }
-
-    #[inline(always)]
-    pub(super) fn eval(&self, m: f64) -> f64 {
-        let u = (m * MASS_N as f64).clamp(0.0, MASS_N as f64 - 1e-9);
-        let k = (u as usize).min(MASS_N - 1);
-        let t = u - k as f64;
-        let h = 1.0 / MASS_N as f64;
-        let (t2, t3) = (t * t, t * t * t);
-        (2.0 * t3 - 3.0 * t2 + 1.0) * self.f[k]
-            + (t3 - 2.0 * t2 + t) * h * self.df[k]
-            + (-2.0 * t3 + 3.0 * t2) * self.f[k + 1]
-            + (t3 - t2) * h * self.df[k + 1]
-    }
-}
-
-/// scale[i] *= σ · (mass of N(μ_i, σ²) on [0, 1]) with one σ.
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn multiply_masses_table(scale: &mut [f64], mus: &[f64], table: &MassTable) {
-    for (sm, m) in scale.iter_mut().zip(mus) {
-        *sm *= table.eval(*m);
-    }
-}
-
-/// As [`multiply_masses_table`], straight from Φ (cheaper for few kernels).
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn multiply_masses_shared(scale: &mut [f64], mus: &[f64], sigma: f64) {
-    let phi = PhiTable::get();
-    let inv = 1.0 / sigma;
-    for (sm, m) in scale.iter_mut().zip(mus) {
-        *sm *= sigma * (phi.cdf((1.0 - m) * inv) - phi.cdf(-m * inv));
-    }
-}
 
 /// scale[i] *= σ_i · (mass of N(μ_i, σ_i²) on [0, 1]).
 #[multiversion(targets("x86_64+avx2+fma"))]
@@ -254,24 +190,19 @@ pub struct ParzenOptions {
     pub prior_weight: f64,
     pub magic_clip: bool,
     pub consider_endpoints: bool,
-    /// One bandwidth per dimension from Scott's rule (multivariate TPE)
-    /// instead of the distance to neighbouring observations.
+    /// Optuna 5's rules (multivariate TPE): widths from the neighbours
+    /// among the observations alone, grid slices widening discrete
+    /// kernels, categorical smoothing fading as prior_weight / (n + 1).
+    /// Off (univariate TPE): Optuna's older rules, with the prior's centre
+    /// among the neighbours and smoothing by prior_weight / choices.
     pub multivariate: bool,
-}
-
-/// Kernel widths of one numerical dimension: one per kernel (univariate
-/// TPE), or one shared by every observation kernel (multivariate TPE).
-/// The prior kernel (the last) always has width 1.
-#[derive(Debug, Clone)]
-enum Widths {
-    PerKernel { sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
-    Shared(f64),
 }
 
 #[derive(Debug, Clone)]
 enum Dim {
-    /// Centres of the observation kernels, then the prior's (0.5).
-    Num { mus: Vec<f64>, widths: Widths },
+    /// Centres and widths of the observation kernels, then the prior's
+    /// (0.5 and 1).
+    Num { mus: Vec<f64>, sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
     /// Each observation kernel puts `on` on its own choice and `off` on each
     /// other one (a one-hot smoothed by the prior weight); the prior kernel is
     /// uniform. `choice` holds each observation kernel's choice.
@@ -281,14 +212,7 @@ enum Dim {
 impl Dim {
     fn sigma(&self, c: usize) -> f64 {
         match self {
-            Dim::Num { widths: Widths::PerKernel { sigmas, .. }, .. } => sigmas[c],
-            Dim::Num { mus, widths: Widths::Shared(s) } => {
-                if c + 1 == mus.len() {
-                    1.0
-                } else {
-                    *s
-                }
-            }
+            Dim::Num { sigmas, .. } => sigmas[c],
             Dim::Cat { .. } => 1.0,
         }
     }
@@ -314,6 +238,16 @@ impl Parzen {
     /// `obs[d][i]`: observation `i` in dimension `d` (taken over, not
     /// copied); `weights[i]` its weight.
     pub fn new(kinds: &[DimKind], obs: Vec<Vec<f64>>, weights: &[f64], o: ParzenOptions) -> Self {
+        Self::with_bins(kinds, obs, &[], weights, o)
+    }
+
+    /// As [`Self::new`], with `bins[d][i]` the width of the grid slice that
+    /// observation `i` stands for in a discrete dimension `d` (missing or
+    /// empty: continuous). The multivariate estimator widens those kernels
+    /// by the slice's variance (w²/12, a uniform over the slice), the normal
+    /// approximation of Optuna's discretised kernels: a kernel is then never
+    /// narrower than the value it stands for, however many trials repeat it.
+    pub fn with_bins(kinds: &[DimKind], obs: Vec<Vec<f64>>, bins: &[Vec<f64>], weights: &[f64], o: ParzenOptions) -> Self {
         let n = weights.len();
         let mut w: Vec<f64> = weights.to_vec();
         w.push(o.prior_weight);
@@ -327,56 +261,44 @@ impl Parzen {
                 acc
             })
             .collect();
-        let n_dims = kinds.len();
         let maxsigma = 1.0;
-        let minsigma = if o.magic_clip { 1.0 / (100.0f64).min(1.0 + (n + 1) as f64) } else { 1e-12 };
+        let minsigma = min_sigma(n, o.magic_clip);
         // Per kernel: the product over numerical dimensions of σ · mass,
         // so one ln per kernel covers every dimension.
         let mut scale = vec![1.0f64; n + 1];
         let n_num = kinds.iter().filter(|k| matches!(k, DimKind::Numerical)).count() as f64;
         let mut order_1d: Option<Vec<usize>> = None;
-        // With one σ for all kernels, a table pays off past a few hundred
-        // kernel-dimensions.
-        let shared_sigma = (0.2 * (n.max(1) as f64).powf(-1.0 / (n_dims as f64 + 4.0))).clamp(minsigma, maxsigma);
-        let mass_table = (o.multivariate && n * kinds.len() > 2048 && shared_sigma >= 0.05).then(|| MassTable::new(shared_sigma));
         let dims: Vec<Dim> = kinds
             .iter()
             .zip(obs)
-            .map(|(kind, mut xs)| match kind {
+            .enumerate()
+            .map(|(d, (kind, mut xs))| match kind {
                 DimKind::Numerical => {
-                    let widths = if o.multivariate {
-                        let s = shared_sigma;
-                        match &mass_table {
-                            Some(t) => multiply_masses_table(&mut scale[..n], &xs, t),
-                            None => multiply_masses_shared(&mut scale[..n], &xs, s),
+                    let mut sigmas = if o.multivariate {
+                        let mut s = neighbour_bandwidths_between_fences(&xs, o.consider_endpoints);
+                        let bins = bins.get(d).filter(|b| b.len() == n);
+                        for (i, s) in s.iter_mut().enumerate() {
+                            *s = widen(s.clamp(minsigma, maxsigma), bins.map_or(0.0, |b| b[i]));
                         }
-                        Widths::Shared(s)
+                        s
                     } else {
-                        let (mut sigmas, order) = neighbour_bandwidths_with_order(&xs, o.consider_endpoints);
+                        let (mut s, order) = neighbour_bandwidths_with_order(&xs, o.consider_endpoints);
                         order_1d = Some(order);
-                        for s in &mut sigmas {
+                        for s in &mut s {
                             *s = s.clamp(minsigma, maxsigma);
                         }
-                        sigmas.push(1.0);
-                        xs.push(0.5);
-                        multiply_masses(&mut scale, &xs, &sigmas);
-                        xs.pop();
-                        let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
-                        Widths::PerKernel { sigmas, inv_sigmas }
+                        s
                     };
+                    sigmas.push(1.0);
                     xs.push(0.5);
-                    if let Widths::Shared(_) = widths {
-                        // The prior kernel: σ = 1, centred.
-                        let last = scale.len() - 1;
-                        multiply_masses(&mut scale[last..], &xs[last..], &[1.0]);
-                    }
-                    Dim::Num { mus: xs, widths }
+                    multiply_masses(&mut scale, &xs, &sigmas);
+                    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
+                    Dim::Num { mus: xs, sigmas, inv_sigmas }
                 }
                 DimKind::Categorical(k) => {
                     let k = *k;
-                    let pw = o.prior_weight / k as f64;
-                    let norm = o.prior_weight + 1.0;
-                    Dim::Cat { k, choice: xs, log_on: ((pw + 1.0) / norm).ln(), log_off: (pw / norm).ln() }
+                    let (log_on, log_off) = categorical_kernel(k, n, o);
+                    Dim::Cat { k, choice: xs, log_on, log_off }
                 }
             })
             .collect();
@@ -393,13 +315,7 @@ impl Parzen {
             return Parzen { log_consts, cum_weights, dims, sorted: None, small };
         }
         let sorted = match dims.as_slice() {
-            [Dim::Num { mus, widths: Widths::PerKernel { sigmas, .. } }] => {
-                Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take()))
-            }
-            [d @ Dim::Num { mus, .. }] => {
-                let sigmas: Vec<f64> = (0..mus.len()).map(|c| d.sigma(c)).collect();
-                Some(Sorted1D::new(mus, &sigmas, &log_consts, None))
-            }
+            [Dim::Num { mus, sigmas, .. }] => Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take())),
             _ => None,
         };
         Parzen { log_consts, cum_weights, dims, sorted, small: None }
@@ -475,14 +391,7 @@ impl Parzen {
                 let last = acc.len() - 1;
                 for (d, &xd) in self.dims.iter().zip(x) {
                     match d {
-                        Dim::Num { mus, widths: Widths::PerKernel { inv_sigmas, .. } } => {
-                            add_quadratic(&mut acc, mus, inv_sigmas, xd)
-                        }
-                        Dim::Num { mus, widths: Widths::Shared(s) } => {
-                            add_quadratic_shared(&mut acc[..last], &mus[..last], 1.0 / s, xd);
-                            let z = xd - mus[last];
-                            acc[last] -= 0.5 * z * z;
-                        }
+                        Dim::Num { mus, inv_sigmas, .. } => add_quadratic(&mut acc, mus, inv_sigmas, xd),
                         Dim::Cat { k, choice, log_on, log_off } => {
                             for (a, c) in acc[..last].iter_mut().zip(choice) {
                                 *a += if *c == xd { *log_on } else { *log_off };
@@ -497,7 +406,54 @@ impl Parzen {
     }
 }
 
-/// Optuna's univariate rule: each kernel is as wide as the larger gap to its
+/// The magic clip: no kernel narrower than range / min(100, kernels + 1)
+/// (Optuna's, with the prior among the kernels).
+pub(super) fn min_sigma(n_obs: usize, magic_clip: bool) -> f64 {
+    if magic_clip {
+        1.0 / (100.0f64).min(2.0 + n_obs as f64)
+    } else {
+        1e-12
+    }
+}
+
+/// A kernel of width `sigma` standing for a grid slice of width `bin`:
+/// the normal with the variance of the kernel plus the slice's uniform.
+#[inline]
+pub(super) fn widen(sigma: f64, bin: f64) -> f64 {
+    if bin > 0.0 {
+        (sigma * sigma + bin * bin / 12.0).sqrt()
+    } else {
+        sigma
+    }
+}
+
+/// ln of what a categorical kernel of the multivariate estimator puts on
+/// its own choice and on each other one, among `k` choices, with `n_obs`
+/// observation kernels: a one-hot smoothed by prior_weight / (n_obs + 1),
+/// Optuna 5's rule, so the smoothing fades as observations accumulate.
+/// The univariate estimator keeps the older prior_weight / k.
+pub(super) fn categorical_kernel(k: usize, n_obs: usize, o: ParzenOptions) -> (f64, f64) {
+    let pw = if o.multivariate { o.prior_weight / (n_obs + 1) as f64 } else { o.prior_weight / k as f64 };
+    let norm = if o.multivariate { 1.0 + k as f64 * pw } else { o.prior_weight + 1.0 };
+    (((pw + 1.0) / norm).ln(), (pw / norm).ln())
+}
+
+/// Optuna 5's rule (multivariate and univariate alike there): each kernel
+/// is as wide as the larger gap to its sorted neighbours among the
+/// observations alone, with 0 and 1 as fences; at the extremes, unless
+/// `consider_endpoints`, the inner gap. Unclipped.
+pub(super) fn neighbour_bandwidths_between_fences(xs: &[f64], consider_endpoints: bool) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_unstable_by(|&a, &b| xs[a].total_cmp(&xs[b]).then(a.cmp(&b)));
+    let m = order.len();
+    let mut out = vec![0.0; m];
+    for (j, &i) in order.iter().enumerate() {
+        out[i] = neighbour_gap(|t| xs[order[t]], m, j, consider_endpoints);
+    }
+    out
+}
+
+/// Optuna's older univariate rule: each kernel is as wide as the larger gap to its
 /// sorted neighbours (the prior's centre 0.5 included, the ends 0 and 1 as
 /// fences); at the extremes, unless `consider_endpoints`, the inner gap.
 #[cfg(test)]
@@ -583,9 +539,10 @@ mod tests {
         assert!(s.iter().all(|x| (0.0..=1.0).contains(&x[0]) && x[1] < 4.0 && x[1].fract() == 0.0));
         let near = s.iter().filter(|x| x[0] > 0.6).count();
         let cat3 = s.iter().filter(|x| x[1] == 3.0).count();
-        // Each categorical kernel is (1 + 1/4) / 2 = 0.625 on its choice, the
-        // prior 1/4: expect about (30 * 0.625 + 0.25) / 31 * 500 = 306.
-        assert!(near > 350 && (270..340).contains(&cat3), "{near} {cat3}");
+        // With 30 observations each categorical kernel is smoothed by
+        // 1/31: (1 + 1/31) / (1 + 4/31) = 32/35 on its choice; the prior is
+        // 1/4: expect about (30 * 32/35 + 0.25) / 31 * 500 = 446.
+        assert!(near > 350 && (420..470).contains(&cat3), "{near} {cat3}");
     }
 
     #[test]
@@ -601,16 +558,43 @@ mod tests {
     }
 
     #[test]
-    fn mass_table_matches_the_direct_masses() {
-        for sigma in [0.05, 0.08, 0.17, 0.6, 1.0] {
-            let t = MassTable::new(sigma);
-            let mus: Vec<f64> = (0..=1000).map(|i| i as f64 / 1000.0).collect();
-            let (mut a, mut b) = (vec![1.0; mus.len()], vec![1.0; mus.len()]);
-            multiply_masses_table(&mut a, &mus, &t);
-            multiply_masses_shared(&mut b, &mus, sigma);
-            for (x, y) in a.iter().zip(&b) {
-                assert!((x / y - 1.0).abs() < 1e-6, "σ={sigma}: {x} vs {y}");
-            }
+    fn multivariate_widths_follow_the_neighbours_between_fences() {
+        // sorted 0.1 0.2 0.9 (no prior among them): the ends take their
+        // inner gaps (0.1 and 0.7), the middle the larger of 0.1 and 0.7.
+        let s = neighbour_bandwidths_between_fences(&[0.9, 0.1, 0.2], false);
+        assert!((s[0] - 0.7).abs() < 1e-12 && (s[1] - 0.1).abs() < 1e-12 && (s[2] - 0.7).abs() < 1e-12, "{s:?}");
+        // A lone observation: the larger distance to a fence.
+        assert!((neighbour_bandwidths_between_fences(&[0.3], false)[0] - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn repeated_grid_values_keep_their_slice_width() {
+        // Ten trials at the same integer (slices of 1/8): without the
+        // slice, the kernels shrink to the magic clip (1/12) and the density
+        // there is large; with it, no kernel is narrower than 1/(8 √12), and
+        // the mixture still integrates to one.
+        let xs = vec![vec![0.5625; 10]];
+        let bare = Parzen::new(&[DimKind::Numerical], xs.clone(), &[1.0; 10], opts(true));
+        let binned = Parzen::with_bins(&[DimKind::Numerical], xs, &[vec![0.125; 10]], &[1.0; 10], opts(true));
+        let at = |p: &Parzen| p.log_pdf(&[vec![0.5625]])[0].exp();
+        assert!(at(&binned) < at(&bare));
+        if let Dim::Num { sigmas, .. } = &binned.dims[0] {
+            assert!(sigmas[..10].iter().all(|s| *s >= 0.125 / 12f64.sqrt()), "{sigmas:?}");
+        }
+        let n = 20_000;
+        let grid: Vec<Vec<f64>> = (0..n).map(|i| vec![(i as f64 + 0.5) / n as f64]).collect();
+        let integral: f64 = binned.log_pdf(&grid).iter().map(|l| l.exp() / n as f64).sum();
+        assert!((integral - 1.0).abs() < 1e-3, "{integral}");
+    }
+
+    #[test]
+    fn categorical_smoothing_fades_as_observations_accumulate() {
+        let on = |n| categorical_kernel(4, n, opts(true)).0.exp();
+        assert!(on(1) < on(10) && on(10) < on(100) && on(100) < 1.0);
+        // Each kernel is a distribution over the choices.
+        for n in [0, 3, 50] {
+            let (a, b) = categorical_kernel(4, n, opts(true));
+            assert!((a.exp() + 3.0 * b.exp() - 1.0).abs() < 1e-12);
         }
     }
 
