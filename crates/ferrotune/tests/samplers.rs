@@ -304,3 +304,26 @@ fn tpe_rebuilt_from_storage_continues_like_the_one_that_kept_its_estimators() {
         assert_eq!(params(&resumed), params(&straight), "multivariate = {multivariate}");
     }
 }
+
+/// GP-BO's local search walks integer and categorical coordinates on their
+/// grids (rather than rounding a relaxed optimum), so on a small discrete
+/// bowl it lands on the exact optimum, and each value it proposes is one the
+/// distribution takes.
+#[test]
+fn gp_reaches_the_exact_optimum_of_a_discrete_space() {
+    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let a = t.suggest_int("a", 0, 40).sample()?;
+        let b = t.suggest_int("b", 1, 1000).log().sample()?;
+        let c = t.suggest_float("c", 0.0, 1.0).step(0.1).sample()?;
+        let k = t.suggest_categorical("k", ["w", "x", "y", "z"])?;
+        Ok(((a - 27) as f64).powi(2) + ((b as f64).log2() - 5.0).powi(2) + 10.0 * (c - 0.3).powi(2)
+            + if k == "y" { 0.0 } else { 1.0 })
+    };
+    let mut exact = 0;
+    for seed in 0..3 {
+        let st = Study::builder("d").sampler(GpSampler::new(Some(seed), GpOptions::default())).create().unwrap();
+        st.optimize(f, Optimize::trials(40)).unwrap();
+        exact += (st.best_value().unwrap().unwrap() < 1e-9) as u32;
+    }
+    assert!(exact >= 2, "exact optimum in {exact}/3 runs");
+}

@@ -6,11 +6,24 @@
 /// Minimises `f` (which writes its gradient into the second argument) over
 /// the box [lo, hi], from `x0`. Returns the best point and its value.
 pub fn minimize(
+    f: impl FnMut(&[f64], &mut [f64]) -> f64,
+    x0: &[f64],
+    lo: &[f64],
+    hi: &[f64],
+    max_iter: usize,
+) -> (Vec<f64>, f64) {
+    minimize_to(f, x0, lo, hi, max_iter, 1e-7)
+}
+
+/// As [`minimize`], stopping once every component of the projected
+/// gradient is below `pgtol` (as scipy's L-BFGS-B `pgtol`).
+pub fn minimize_to(
     mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
     x0: &[f64],
     lo: &[f64],
     hi: &[f64],
     max_iter: usize,
+    pgtol: f64,
 ) -> (Vec<f64>, f64) {
     const M: usize = 8;
     let n = x0.len();
@@ -34,7 +47,7 @@ pub fn minimize(
         let pg: Vec<f64> = (0..n)
             .map(|i| if (x[i] <= lo[i] && g[i] > 0.0) || (x[i] >= hi[i] && g[i] < 0.0) { 0.0 } else { g[i] })
             .collect();
-        if pg.iter().all(|v| v.abs() < 1e-7) {
+        if pg.iter().all(|v| v.abs() < pgtol) {
             break;
         }
         // Two-loop recursion: d = -H pg.

@@ -16,10 +16,13 @@
 //! 3. treat running trials as observed at the posterior mean (the "kriging
 //!    believer", Ginsbourger et al. 2010), so parallel workers spread out;
 //! 4. maximise the acquisition (log EI by default; PI, LCB, or the
-//!    `gp_hedge` portfolio of Hoffman, Brochu & de Freitas 2011) over
-//!    quasi-random candidates plus perturbations of the best points, refine
-//!    the best few with L-BFGS on the continuous coordinates, then try every
-//!    choice of each categorical coordinate;
+//!    `gp_hedge` portfolio of Hoffman, Brochu & de Freitas 2011) as
+//!    Optuna's GPSampler does: screen quasi-random candidates (plus
+//!    perturbations of the best points), then local searches from the best
+//!    candidate, from candidates drawn ∝ exp(acquisition) and from the best
+//!    observed point, each alternating L-BFGS on the continuous coordinates
+//!    (scaled by the length scales) with a search of every integer, stepped
+//!    and categorical coordinate on its grid, until a round changes nothing;
 //! 5. with constraints, multiply by the probability that each constraint
 //!    holds under its own GP (Gardner et al., ICML 2014).
 //!
@@ -75,9 +78,11 @@ pub struct GpOptions {
     pub acquisition: AcquisitionChoice,
     /// LCB's exploration weight κ (scikit-optimize's default 1.96).
     pub kappa: f64,
-    /// Quasi-random candidates screened per ask.
+    /// Quasi-random candidates screened per ask (up to 150 observations;
+    /// fewer beyond, see `budget`).
     pub n_candidates: usize,
-    /// Best candidates refined by L-BFGS.
+    /// Local searches per ask: from the best candidate, from candidates
+    /// drawn by acquisition value, and from the best observed point.
     pub n_refine: usize,
     /// Observations used to fit the hyperparameters (all are used to predict).
     pub max_fit_points: usize,
@@ -91,8 +96,8 @@ impl Default for GpOptions {
             n_initial_points: 10,
             acquisition: AcquisitionChoice::Ei,
             kappa: 1.96,
-            n_candidates: 512,
-            n_refine: 5,
+            n_candidates: 2048,
+            n_refine: 10,
             max_fit_points: 128,
             deterministic: false,
         }
@@ -176,6 +181,11 @@ fn standardise(v: &[f64]) -> (Vec<f64>, f64, f64) {
 struct Models {
     objective: Gp,
     best: f64,
+    /// The objective kernel's length scale per coordinate.
+    length_scales: Vec<f64>,
+    /// The best feasible observed point (a start for the local search).
+    incumbent: Option<Vec<f64>>,
+    n_obs: usize,
     /// Per constraint: its GP and the standardised feasibility threshold.
     constraints: Vec<(Gp, f64)>,
 }
@@ -263,89 +273,188 @@ impl GpSampler {
         total
     }
 
-    /// The acquisition's maximiser: screen candidates, refine the best few
-    /// with L-BFGS on continuous coordinates, then coordinate search over
-    /// categorical ones.
-    fn maximise(&self, m: &Models, enc: &Encoding, acq: Acquisition, candidates: &[Vec<f64>]) -> Vec<f64> {
+    /// The acquisition's maximiser, as Optuna's `optimize_acqf_mixed`:
+    /// screen the quasi-random candidates, then run a local search from the
+    /// best of them, from `n_refine − 2` more drawn with probability
+    /// ∝ exp(acquisition) (a roulette wheel, so starts spread over the
+    /// promising basins) and from the best observed point (where EI's
+    /// maximiser usually is, late in a study), and keep the best result.
+    fn maximise(&self, m: &Models, enc: &Encoding, acq: Acquisition, candidates: &[Vec<f64>], number: u64) -> Vec<f64> {
         let preds = m.objective.predict_many(candidates);
-        let mut scored: Vec<(f64, usize)> = preds
+        let vals: Vec<f64> = preds
             .iter()
             .enumerate()
             .map(|(i, (mu, sd))| {
-                let v = acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd)
-                    + self.log_feasibility(m, &candidates[i], None);
-                (v, i)
+                acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd) + self.log_feasibility(m, &candidates[i], None)
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let is_cat = enc.is_cat();
-        let (lo, hi) = (vec![0.0; is_cat.len()], vec![1.0; is_cat.len()]);
+        let top = (0..vals.len()).max_by(|&a, &b| vals[a].total_cmp(&vals[b]).then(b.cmp(&a))).unwrap_or(0);
+        let mut starts = vec![top];
+        // Roulette without replacement over the rest, by exp(v − v_max).
+        let vmax = vals[top];
+        let mut w: Vec<f64> =
+            vals.iter().enumerate().map(|(i, v)| if i == top || !v.is_finite() { 0.0 } else { (v - vmax).exp() }).collect();
+        let mut rng = rng_for(self.seed, number, "gp-starts");
+        let n_extra = self.budget(m.n_obs).1.saturating_sub(2);
+        for _ in 0..n_extra {
+            let total: f64 = w.iter().sum();
+            if total <= 0.0 || !total.is_finite() {
+                break;
+            }
+            let mut u = rng.random::<f64>() * total;
+            let mut pick = w.iter().rposition(|x| *x > 0.0).unwrap_or(0);
+            for (i, wi) in w.iter().enumerate() {
+                if u < *wi {
+                    pick = i;
+                    break;
+                }
+                u -= wi;
+            }
+            starts.push(pick);
+            w[pick] = 0.0;
+        }
+        let mut points: Vec<Vec<f64>> = starts.iter().map(|&i| candidates[i].clone()).collect();
+        if let Some(inc) = &m.incumbent {
+            points.push(inc.clone());
+        }
         let mut best: Option<(Vec<f64>, f64)> = None;
-        for &(_, i) in scored.iter().take(self.opts.n_refine.max(1)) {
-            let start = candidates[i].clone();
-            let cats: Vec<(usize, f64)> = is_cat.iter().enumerate().filter(|(_, c)| **c).map(|(t, _)| (t, start[t])).collect();
-            let (mut x, mut neg) = if is_cat.iter().all(|c| *c) {
-                let v = self.acquisition_value(m, acq, &start, true).0;
-                (start, -v)
-            } else {
-                // Categorical coordinates are held fixed (bounds pinned).
-                let (mut l, mut h) = (lo.clone(), hi.clone());
-                for &(t, c) in &cats {
-                    l[t] = c;
-                    h[t] = c;
-                }
-                lbfgs::minimize(
-                    |p, g| {
-                        let (v, gr) = self.acquisition_value(m, acq, p, true);
-                        for t in 0..g.len() {
-                            g[t] = if is_cat[t] { 0.0 } else { -gr[t] };
-                        }
-                        -v
-                    },
-                    &start,
-                    &l,
-                    &h,
-                    40,
-                )
-            };
-            // Discrete coordinates were optimised relaxed: move them to their
-            // grid values, then try each one's neighbours on the grid
-            // (the relaxed optimum's rounding is not always the best value).
-            let discrete: Vec<(usize, &UnitAxis)> =
-                enc.axes.iter().enumerate().filter_map(|(t, a)| a.as_ref().filter(|a| a.is_discrete()).map(|a| (t, a))).collect();
-            if !discrete.is_empty() {
-                for &(t, a) in &discrete {
-                    x[t] = a.snap(x[t]);
-                }
-                neg = -self.acquisition_value(m, acq, &x, false).0;
-                for &(t, a) in &discrete {
-                    for u in a.neighbours(x[t]) {
-                        let mut y = x.clone();
-                        y[t] = u;
-                        let v = -self.acquisition_value(m, acq, &y, false).0;
-                        if v < neg {
-                            neg = v;
-                            x = y;
-                        }
-                    }
-                }
-            }
-            for &(t, _) in &cats {
-                for c in 0..enc.n_choices[t] {
-                    let mut y = x.clone();
-                    y[t] = c as f64;
-                    let v = -self.acquisition_value(m, acq, &y, false).0;
-                    if v < neg {
-                        neg = v;
-                        x = y;
-                    }
-                }
-            }
-            if neg.is_finite() && best.as_ref().is_none_or(|b| neg < b.1) {
-                best = Some((x, neg));
+        for p in points {
+            let (x, v) = self.local_search(m, enc, acq, p);
+            if v.is_finite() && best.as_ref().is_none_or(|b| v > b.1) {
+                best = Some((x, v));
             }
         }
-        best.map(|b| b.0).unwrap_or_else(|| candidates[scored[0].1].clone())
+        best.map(|b| b.0).unwrap_or_else(|| candidates[top].clone())
+    }
+
+    /// Local search from `x0` over a mixed space (Optuna's
+    /// `local_search_mixed`): L-BFGS on the continuous coordinates with the
+    /// discrete ones held, then each discrete coordinate searched on its
+    /// grid with the others held, alternating until a full round changes
+    /// nothing. L-BFGS works in coordinates divided by the length scales,
+    /// where the acquisition is about equally curved in every direction.
+    fn local_search(&self, m: &Models, enc: &Encoding, acq: Acquisition, x0: Vec<f64>) -> (Vec<f64>, f64) {
+        let d = x0.len();
+        let cont: Vec<usize> = (0..d).filter(|&t| enc.axes[t].as_ref().is_some_and(|a| !a.is_discrete())).collect();
+        let disc: Vec<usize> = (0..d).filter(|&t| !cont.contains(&t)).collect();
+        let value = |p: &[f64]| self.acquisition_value(m, acq, p, false).0;
+        let mut x = x0;
+        let mut v = value(&x);
+        // Which coordinate last changed the point (`None`: the continuous ones).
+        const CONT: usize = usize::MAX;
+        let mut last = CONT;
+        for _ in 0..10 {
+            if !cont.is_empty() {
+                let ls: Vec<f64> = cont.iter().map(|&t| m.length_scales[t].clamp(1e-3, 1e3)).collect();
+                let z0: Vec<f64> = cont.iter().zip(&ls).map(|(&t, l)| x[t] / l).collect();
+                let lo = vec![0.0; cont.len()];
+                let hi: Vec<f64> = ls.iter().map(|l| 1.0 / l).collect();
+                let mut p = x.clone();
+                let (z, neg) = lbfgs::minimize_to(
+                    |z, g| {
+                        for ((&t, zi), l) in cont.iter().zip(z).zip(&ls) {
+                            p[t] = (zi * l).clamp(0.0, 1.0);
+                        }
+                        let (val, gr) = self.acquisition_value(m, acq, &p, true);
+                        for ((gi, &t), l) in g.iter_mut().zip(&cont).zip(&ls) {
+                            *gi = -gr[t] * l;
+                        }
+                        -val
+                    },
+                    &z0,
+                    &lo,
+                    &hi,
+                    50,
+                    1e-2,
+                );
+                if -neg > v {
+                    for ((&t, zi), l) in cont.iter().zip(&z).zip(&ls) {
+                        x[t] = (zi * l).clamp(0.0, 1.0);
+                    }
+                    v = -neg;
+                    last = CONT;
+                }
+            }
+            for &t in &disc {
+                if last == t {
+                    // Nothing moved since this coordinate was searched.
+                    return (x, v);
+                }
+                if self.search_discrete(m, enc, acq, t, &mut x, &mut v) {
+                    last = t;
+                }
+            }
+            if last == CONT {
+                break;
+            }
+        }
+        (x, v)
+    }
+
+    /// The acquisition (with feasibility) at many points, in one batch.
+    fn values_many(&self, m: &Models, acq: Acquisition, ps: &[Vec<f64>]) -> Vec<f64> {
+        m.objective
+            .predict_many(ps)
+            .iter()
+            .zip(ps)
+            .map(|((mu, sd), p)| acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd) + self.log_feasibility(m, p, None))
+            .collect()
+    }
+
+    /// Improves coordinate `t` of `x` (a categorical or a grid axis) with
+    /// the rest held: every value when there are at most 16 (Optuna's
+    /// exhaustive search; every choice of a categorical), else a pattern
+    /// search over grid positions that tries steps of 1, 2, 4, ... either
+    /// way and moves while it improves. Each round's points are evaluated
+    /// in one batch. Returns whether the point changed.
+    fn search_discrete(&self, m: &Models, enc: &Encoding, acq: Acquisition, t: usize, x: &mut [f64], v: &mut f64) -> bool {
+        let (n, cur) = match &enc.axes[t] {
+            None => (enc.n_choices[t], x[t] as usize),
+            Some(a) => (a.grid_len(), a.grid_index(x[t])),
+        };
+        let at = |k: usize| enc.axes[t].as_ref().map_or(k as f64, |a| a.grid_point(k));
+        if n <= 1 {
+            return false;
+        }
+        let eval = |ks: &[usize]| -> Vec<f64> {
+            let ps: Vec<Vec<f64>> = ks
+                .iter()
+                .map(|&k| {
+                    let mut y = x.to_vec();
+                    y[t] = at(k);
+                    y
+                })
+                .collect();
+            self.values_many(m, acq, &ps)
+        };
+        let (mut best_k, mut best_v) = (cur, *v);
+        let exhaustive = n <= 16 || enc.axes[t].is_none();
+        for _ in 0..16 {
+            let base = best_k;
+            let ks: Vec<usize> = if exhaustive {
+                (0..n).filter(|&k| k != cur).collect()
+            } else {
+                std::iter::successors(Some(1usize), |s| (s * 2 < n).then_some(s * 2))
+                    .flat_map(|s| [base.checked_sub(s), base.checked_add(s).filter(|&k| k < n)])
+                    .flatten()
+                    .collect()
+            };
+            for (k, val) in ks.iter().zip(eval(&ks)) {
+                if val > best_v {
+                    (best_k, best_v) = (*k, val);
+                }
+            }
+            if exhaustive || best_k == base {
+                break;
+            }
+        }
+        if best_k != cur {
+            x[t] = at(best_k);
+            *v = best_v;
+            true
+        } else {
+            false
+        }
     }
 
     /// Kriging believer (Ginsbourger et al. 2010): the points of running GP
@@ -421,9 +530,9 @@ impl GpSampler {
         number: u64,
     ) -> (Vec<f64>, Option<(Vec<f64>, Vec<Vec<f64>>)>) {
         match self.opts.acquisition {
-            AcquisitionChoice::Ei => (self.maximise(models, enc, Acquisition::Ei, cands), None),
-            AcquisitionChoice::Pi => (self.maximise(models, enc, Acquisition::Pi, cands), None),
-            AcquisitionChoice::Lcb => (self.maximise(models, enc, Acquisition::Lcb, cands), None),
+            AcquisitionChoice::Ei => (self.maximise(models, enc, Acquisition::Ei, cands, number), None),
+            AcquisitionChoice::Pi => (self.maximise(models, enc, Acquisition::Pi, cands, number), None),
+            AcquisitionChoice::Lcb => (self.maximise(models, enc, Acquisition::Lcb, cands, number), None),
             AcquisitionChoice::GpHedge => {
                 // Gains: each acquisition is rewarded by minus the current
                 // model's mean at what it proposed last time (skopt).
@@ -436,7 +545,7 @@ impl GpSampler {
                 }
                 let proposals: Vec<Vec<f64>> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
                     .iter()
-                    .map(|a| self.maximise(models, enc, *a, cands))
+                    .map(|a| self.maximise(models, enc, *a, cands, number))
                     .collect();
                 let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
@@ -455,16 +564,31 @@ impl GpSampler {
         }
     }
 
-    fn candidates(&self, enc: &Encoding, number: u64, incumbents: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    /// (candidates, local searches) for an ask with `n` observations: the
+    /// options' budget up to 150 observations, shrinking ∝ 1/n beyond (to
+    /// at least 512 candidates and 3 searches), because every evaluation
+    /// of the posterior costs O(n²) and an ask's time should not grow as n³.
+    fn budget(&self, n: usize) -> (usize, usize) {
+        let scale = (150.0 / n.max(1) as f64).min(1.0);
+        let cands = ((self.opts.n_candidates as f64 * scale) as usize).max(self.opts.n_candidates.min(512));
+        let refine = ((self.opts.n_refine as f64 * scale).round() as usize).max(self.opts.n_refine.min(3));
+        (cands, refine)
+    }
+
+    fn candidates(&self, enc: &Encoding, number: u64, incumbents: &[Vec<f64>], n_obs: usize) -> Vec<Vec<f64>> {
         let d = enc.axes.len();
         let qmc = QmcSampler::new(Some(combine(&[self.seed, number, 0x6770])));
         let mut rng = rng_for(self.seed, number, "gp-candidates");
-        let mut out: Vec<Vec<f64>> = (0..self.opts.n_candidates as u64)
+        let mut out: Vec<Vec<f64>> = (0..self.budget(n_obs).0 as u64)
             .map(|i| {
                 (0..d)
                     .map(|t| {
                         let u = qmc.point(i, t as u64);
-                        if enc.n_choices[t] > 0 { ((u * enc.n_choices[t] as f64) as usize).min(enc.n_choices[t] - 1) as f64 } else { u }
+                        match &enc.axes[t] {
+                            None => ((u * enc.n_choices[t] as f64) as usize).min(enc.n_choices[t] - 1) as f64,
+                            Some(a) if a.is_discrete() => a.snap(u),
+                            Some(_) => u,
+                        }
                     })
                     .collect()
             })
@@ -478,7 +602,8 @@ impl GpSampler {
                             if enc.n_choices[t] > 0 {
                                 if rng.random::<f64>() < 0.2 { rng.random_range(0..enc.n_choices[t]) as f64 } else { inc[t] }
                             } else {
-                                (inc[t] + 0.05 * crate::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12))).clamp(0.0, 1.0)
+                                let u = (inc[t] + 0.05 * crate::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12))).clamp(0.0, 1.0);
+                                enc.axes[t].as_ref().filter(|a| a.is_discrete()).map_or(u, |a| a.snap(u))
                             }
                         })
                         .collect(),
@@ -547,12 +672,14 @@ impl Sampler for GpSampler {
         let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
         let best = (0..y.len()).filter(|&i| feasible(i)).map(|i| y[i]).fold(f64::INFINITY, f64::min);
         let best = if best.is_finite() { best } else { y.iter().copied().fold(f64::INFINITY, f64::min) };
-        let models = Models { objective, best, constraints };
+        let incumbent = (0..y.len()).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b])).map(|i| x[i].clone());
+        let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
+        let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len() };
 
         let mut order: Vec<usize> = (0..y.len()).collect();
         order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
         let incumbents: Vec<Vec<f64>> = order.iter().take(5).map(|&i| x[i].clone()).collect();
-        let cands = self.candidates(&enc, trial.number, &incumbents);
+        let cands = self.candidates(&enc, trial.number, &incumbents, y.len());
 
         let (point, hedge) = self.propose(&models, &enc, &cands, last_tag.as_ref(), trial.number);
 

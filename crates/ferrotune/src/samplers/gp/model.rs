@@ -78,11 +78,24 @@ fn sq_diff(a: f64, b: f64, cat: bool) -> f64 {
 /// vectorises with no reduction, and each row still sums over t in order.
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn sq_dists_numeric(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], out: &mut [f64]) {
+    sq_dists(xt, n, p, inv_sq_ls, None, out)
+}
+
+/// As [`sq_dists_numeric`], with categorical coordinates (`is_cat`)
+/// contributing their weight where they differ; column by column, so each
+/// inner loop is branch-free and vectorises.
+fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: Option<&[bool]>, out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o = 0.0);
-    for ((col, &pt), &lam) in xt.chunks_exact(n).zip(p).zip(inv_sq_ls) {
-        for (o, &x) in out.iter_mut().zip(col) {
-            let diff = pt - x;
-            *o += lam * diff * diff;
+    for (t, ((col, &pt), &lam)) in xt.chunks_exact(n).zip(p).zip(inv_sq_ls).enumerate() {
+        if is_cat.is_some_and(|c| c[t]) {
+            for (o, &x) in out.iter_mut().zip(col) {
+                *o += if x == pt { 0.0 } else { lam };
+            }
+        } else {
+            for (o, &x) in out.iter_mut().zip(col) {
+                let diff = pt - x;
+                *o += lam * diff * diff;
+            }
         }
     }
 }
@@ -292,15 +305,7 @@ impl Gp {
 
     fn kstar(&self, p: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let mut r2 = vec![0.0; self.n];
-        if self.is_cat.iter().any(|c| *c) {
-            for i in 0..self.n {
-                for t in 0..self.d {
-                    r2[i] += self.inv_sq_ls[t] * sq_diff(p[t], self.x[i * self.d + t], self.is_cat[t]);
-                }
-            }
-        } else {
-            sq_dists_numeric(&self.xt, self.n, p, &self.inv_sq_ls, &mut r2);
-        }
+        sq_dists(&self.xt, self.n, p, &self.inv_sq_ls, Some(&self.is_cat), &mut r2);
         let mut k = vec![0.0; self.n];
         let mut dk = vec![0.0; self.n];
         for i in 0..self.n {
