@@ -50,6 +50,12 @@ pub(super) struct JointAbove {
     /// do not depend on the order members arrived in (a sampler rebuilt
     /// from storage must propose what the one that kept its state would).
     sorted: Vec<Vec<(f64, usize)>>,
+    /// Per numerical dimension, members (trial numbers) whose neighbours
+    /// changed since the widths were last refreshed...
+    dirty: Vec<Vec<usize>>,
+    /// ...unless everything must be looked at: the magic clip's floor
+    /// (which depends on the number of members) last used.
+    floor: f64,
     /// Per slot and numerical dimension: the width the coefficients below
     /// were computed for (NaN: never), and ln(σ · truncated mass).
     sigma: Vec<f64>,
@@ -83,6 +89,8 @@ impl JointAbove {
             bins: vec![],
             cat: vec![],
             sorted: vec![vec![]; n_num],
+            dirty: vec![vec![]; n_num],
+            floor: f64::NAN,
             sigma: vec![],
             log_sm: vec![],
             coef: vec![],
@@ -129,6 +137,8 @@ impl JointAbove {
             let list = &mut self.sorted[d];
             let at = list.partition_point(|p| p.0.total_cmp(&e.0).then(p.1.cmp(&e.1)).is_lt());
             list.insert(at, e);
+            let dirty = &mut self.dirty[d];
+            dirty.extend(list[at.saturating_sub(1)..(at + 2).min(list.len())].iter().map(|p| p.1));
         }
     }
 
@@ -145,19 +155,40 @@ impl JointAbove {
             let at = list.partition_point(|p| p.0.total_cmp(&e.0).then(p.1.cmp(&e.1)).is_lt());
             debug_assert_eq!(list[at].1, row);
             list.remove(at);
+            let dirty = &mut self.dirty[d];
+            dirty.extend(list[at.saturating_sub(1)..(at + 1).min(list.len())].iter().map(|p| p.1));
         }
     }
 
     /// Brings every active member's widths (and what derives from them)
-    /// up to date for the current set.
+    /// up to date for the current set: those next to a member that came or
+    /// went, or all of them when the floor moved (below 98 members).
     fn refresh_widths(&mut self) {
         let n_num = self.n_num;
         let floor = min_sigma(self.n_active, self.o.magic_clip);
+        let everything = floor != self.floor;
+        self.floor = floor;
         let phi = PhiTable::get();
         for d in 0..n_num {
             let list = &self.sorted[d];
             let m = list.len();
-            for j in 0..m {
+            let positions: Vec<usize> = if everything || m < 4 {
+                (0..m).collect()
+            } else {
+                let mut dirty = std::mem::take(&mut self.dirty[d]);
+                dirty.sort_unstable();
+                dirty.dedup();
+                dirty
+                    .iter()
+                    .filter(|&&r| self.active[self.slot_of[r]])
+                    .map(|&r| {
+                        let e = (self.num[self.slot_of[r] * n_num + d], r);
+                        list.partition_point(|p| p.0.total_cmp(&e.0).then(p.1.cmp(&e.1)).is_lt())
+                    })
+                    .collect()
+            };
+            self.dirty[d].clear();
+            for j in positions {
                 let slot = self.slot_of[list[j].1];
                 let gap = neighbour_gap(|i| list[i].0, m, j, self.o.consider_endpoints);
                 let i = slot * n_num + d;
@@ -332,7 +363,7 @@ mod tests {
                 let i = rng.random_range(0..members.len());
                 g.remove(members.swap_remove(i));
             }
-            if row % 50 == 7 || row < 5 {
+            if row % 13 == 7 || row < 5 {
                 let xs: Vec<Vec<f64>> = (0..30).map(|_| point(&mut rng)).collect();
                 let fast = g.log_pdf(&xs);
                 let (numbers, cols, bins) = g.members();
