@@ -85,8 +85,12 @@ def test_ask_tell_and_fixed_distributions():
     t = s.ask(dists)
     assert set(t.params) == {"lr", "units", "act"}
     assert t.params["units"] % 16 == 0
+    params = dict(t.params)
     frozen = s.tell(t, 0.5)
     assert frozen.state == TrialState.COMPLETE and frozen.value == 0.5
+    # As in Optuna, a told trial's params stay readable (a benchmark loop
+    # that logs them after tell failed here).
+    assert t.params == params and set(t.distributions) == {"lr", "units", "act"}
     n = s.ask().number
     assert s.tell(n, state=TrialState.PRUNED).state == TrialState.PRUNED
     with pytest.raises(RuntimeError, match="already"):

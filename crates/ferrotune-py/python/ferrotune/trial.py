@@ -155,7 +155,16 @@ class Trial:
         self._native.set_constraints([float(v) for v in values])
 
     def _snapshot(self) -> Dict[str, Any]:
-        return json.loads(self._native.snapshot())
+        try:
+            return json.loads(self._native.snapshot())
+        except RuntimeError:
+            # Told already: as in Optuna, the trial's params and attributes
+            # stay readable; they come from storage now.
+            try:
+                return json.loads(self.study._native.trial(self.number))
+            except Exception:
+                pass
+            raise
 
     @property
     def params(self) -> Dict[str, Any]:
