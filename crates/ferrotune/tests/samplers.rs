@@ -305,10 +305,11 @@ fn tpe_rebuilt_from_storage_continues_like_the_one_that_kept_its_estimators() {
     }
 }
 
-/// GP-BO's local search walks integer and categorical coordinates on their
-/// grids (rather than rounding a relaxed optimum), so on a small discrete
-/// bowl it lands on the exact optimum, and each value it proposes is one the
-/// distribution takes.
+/// On a small bowl over an integer, a log-integer, a stepped float and a
+/// categorical, GP-BO lands on the exact optimum within 40 trials. (This
+/// holds with or without the grid search of the local search, which the
+/// side-by-side benchmark measures; the test guards the discrete handling
+/// as a whole: grid candidates, snapping, decoding.)
 #[test]
 fn gp_reaches_the_exact_optimum_of_a_discrete_space() {
     let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
