@@ -105,10 +105,10 @@ impl UnitAxis {
     /// narrow as the values grow: the value v owns ln(v + ½) − ln(v − ½).
     pub fn bin_width(&self, u: f64) -> f64 {
         match self.dist {
-            Distribution::Int { log: true, low, .. } => {
+            Distribution::Int { log: true, .. } => {
+                // The lowest value's slice starts at the axis's own lower end.
                 let v = self.decode(u);
-                let a = (v - 0.5).max((low as f64 - 0.5).max(0.5));
-                ((v + 0.5).ln() - a.ln()) / (self.hi - self.lo)
+                ((v + 0.5).ln() - (v - 0.5).ln().max(self.lo)) / (self.hi - self.lo)
             }
             _ => self.unit_step().unwrap_or(0.0),
         }

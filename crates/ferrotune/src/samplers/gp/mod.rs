@@ -241,16 +241,11 @@ impl GpSampler {
         rows
     }
 
-    fn acquisition_value(&self, m: &Models, acq: Acquisition, p: &[f64], with_grad: bool) -> (f64, Vec<f64>) {
-        let d = p.len();
-        let (mut v, mut g) = if with_grad {
-            let pr = m.objective.predict(p);
-            acquisition::evaluate(acq, m.best, self.opts.kappa, pr.mean, pr.std, &pr.d_mean, &pr.d_std)
-        } else {
-            let (mu, sd) = m.objective.predict_many(&[p.to_vec()])[0];
-            (acquisition::value(acq, m.best, self.opts.kappa, mu, sd), vec![0.0; d])
-        };
-        v += self.log_feasibility(m, p, with_grad.then_some(&mut g[..]));
+    /// The acquisition (with feasibility) at `p` and its gradient.
+    fn acquisition_with_grad(&self, m: &Models, acq: Acquisition, p: &[f64]) -> (f64, Vec<f64>) {
+        let pr = m.objective.predict(p);
+        let (mut v, mut g) = acquisition::evaluate(acq, m.best, self.opts.kappa, pr.mean, pr.std, &pr.d_mean, &pr.d_std);
+        v += self.log_feasibility(m, p, Some(&mut g[..]));
         (v, g)
     }
 
@@ -280,14 +275,7 @@ impl GpSampler {
     /// promising basins) and from the best observed point (where EI's
     /// maximiser usually is, late in a study), and keep the best result.
     fn maximise(&self, m: &Models, enc: &Encoding, acq: Acquisition, candidates: &[Vec<f64>], number: u64) -> Vec<f64> {
-        let preds = m.objective.predict_many(candidates);
-        let vals: Vec<f64> = preds
-            .iter()
-            .enumerate()
-            .map(|(i, (mu, sd))| {
-                acquisition::value(acq, m.best, self.opts.kappa, *mu, *sd) + self.log_feasibility(m, &candidates[i], None)
-            })
-            .collect();
+        let vals = self.values_many(m, acq, candidates);
         let top = (0..vals.len()).max_by(|&a, &b| vals[a].total_cmp(&vals[b]).then(b.cmp(&a))).unwrap_or(0);
         let mut starts = vec![top];
         // Roulette without replacement over the rest, by exp(v − v_max).
@@ -337,10 +325,9 @@ impl GpSampler {
         let d = x0.len();
         let cont: Vec<usize> = (0..d).filter(|&t| enc.axes[t].as_ref().is_some_and(|a| !a.is_discrete())).collect();
         let disc: Vec<usize> = (0..d).filter(|&t| !cont.contains(&t)).collect();
-        let value = |p: &[f64]| self.acquisition_value(m, acq, p, false).0;
+        let mut v = self.values_many(m, acq, std::slice::from_ref(&x0))[0];
         let mut x = x0;
-        let mut v = value(&x);
-        // Which coordinate last changed the point (`None`: the continuous ones).
+        // Which coordinate last changed the point (`CONT`: the continuous ones).
         const CONT: usize = usize::MAX;
         let mut last = CONT;
         for _ in 0..10 {
@@ -355,7 +342,7 @@ impl GpSampler {
                         for ((&t, zi), l) in cont.iter().zip(z).zip(&ls) {
                             p[t] = (zi * l).clamp(0.0, 1.0);
                         }
-                        let (val, gr) = self.acquisition_value(m, acq, &p, true);
+                        let (val, gr) = self.acquisition_with_grad(m, acq, &p);
                         for ((gi, &t), l) in g.iter_mut().zip(&cont).zip(&ls) {
                             *gi = -gr[t] * l;
                         }
@@ -670,9 +657,9 @@ impl Sampler for GpSampler {
         let constraints = self.constraint_models(&cons, &fx, &rows, &flat, d, &is_cat);
         // The incumbent is the best feasible trial.
         let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
-        let best = (0..y.len()).filter(|&i| feasible(i)).map(|i| y[i]).fold(f64::INFINITY, f64::min);
-        let best = if best.is_finite() { best } else { y.iter().copied().fold(f64::INFINITY, f64::min) };
-        let incumbent = (0..y.len()).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b])).map(|i| x[i].clone());
+        let best_feasible = (0..y.len()).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b]));
+        let best = best_feasible.map_or_else(|| y.iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
+        let incumbent = best_feasible.map(|i| x[i].clone());
         let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
         let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len() };
 

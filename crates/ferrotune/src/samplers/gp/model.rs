@@ -72,22 +72,17 @@ fn sq_diff(a: f64, b: f64, cat: bool) -> f64 {
     }
 }
 
-/// out[i] = Σ_t λ_t (p_t − x_it)² for every training row (numerical
-/// dimensions only), from the inputs stored dimension by dimension (`xt`,
-/// n values per dimension): the inner loop runs across rows, so it
-/// vectorises with no reduction, and each row still sums over t in order.
+/// out[i] = Σ_t λ_t d_t(p_t, x_it) for every training row, d the squared
+/// difference on numerical dimensions and 0/1 (equal or not) on the
+/// categorical ones (`is_cat`), from the inputs stored dimension by
+/// dimension (`xt`, n values per dimension): the inner loop runs across
+/// rows, branch-free, so it vectorises with no reduction, and each row
+/// still sums over t in order.
 #[multiversion(targets("x86_64+avx2+fma"))]
-fn sq_dists_numeric(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], out: &mut [f64]) {
-    sq_dists(xt, n, p, inv_sq_ls, None, out)
-}
-
-/// As [`sq_dists_numeric`], with categorical coordinates (`is_cat`)
-/// contributing their weight where they differ; column by column, so each
-/// inner loop is branch-free and vectorises.
-fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: Option<&[bool]>, out: &mut [f64]) {
+fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: &[bool], out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o = 0.0);
     for (t, ((col, &pt), &lam)) in xt.chunks_exact(n).zip(p).zip(inv_sq_ls).enumerate() {
-        if is_cat.is_some_and(|c| c[t]) {
+        if is_cat[t] {
             for (o, &x) in out.iter_mut().zip(col) {
                 *o += if x == pt { 0.0 } else { lam };
             }
@@ -305,7 +300,7 @@ impl Gp {
 
     fn kstar(&self, p: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let mut r2 = vec![0.0; self.n];
-        sq_dists(&self.xt, self.n, p, &self.inv_sq_ls, Some(&self.is_cat), &mut r2);
+        sq_dists(&self.xt, self.n, p, &self.inv_sq_ls, &self.is_cat, &mut r2);
         let mut k = vec![0.0; self.n];
         let mut dk = vec![0.0; self.n];
         for i in 0..self.n {

@@ -168,16 +168,9 @@ impl SpaceModel {
     }
 
     /// Per dimension, the grid-slice width of each value of `cols[d]`
-    /// (empty for continuous and categorical dimensions).
+    /// (0 on continuous axes; empty for categorical dimensions).
     fn bins(&self, cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        self.axes
-            .iter()
-            .zip(cols)
-            .map(|(a, xs)| match a {
-                Some(a) if a.is_discrete() => xs.iter().map(|&u| a.bin_width(u)).collect(),
-                _ => vec![],
-            })
-            .collect()
+        self.axes.iter().zip(cols).map(|(a, xs)| a.as_ref().map_or(vec![], |a| xs.iter().map(|&u| a.bin_width(u)).collect())).collect()
     }
 
     /// The unit coordinates (or choice indices) of trial `row`.
@@ -190,12 +183,7 @@ impl SpaceModel {
         match &mut self.above {
             Above::Uni(u) => u.insert(row, x[0]),
             Above::Joint(j) => {
-                let bins: Vec<f64> = self
-                    .axes
-                    .iter()
-                    .zip(&x)
-                    .map(|(a, &u)| a.as_ref().filter(|a| a.is_discrete()).map_or(0.0, |a| a.bin_width(u)))
-                    .collect();
+                let bins: Vec<f64> = self.axes.iter().zip(&x).map(|(a, &u)| a.as_ref().map_or(0.0, |a| a.bin_width(u))).collect();
                 j.insert(row, &x, &bins)
             }
         }
@@ -429,17 +417,13 @@ impl TpeSampler {
                     // this ask only: the exact mixture, built once.
                     let (numbers, mut gcols, mut gbins) = j.members();
                     let mut w = weights_by_number(&numbers);
-                    let liar_bins = model.bins(&(0..space.len()).map(|d| liars.iter().map(|x| x[d]).collect()).collect::<Vec<_>>());
-                    for x in &liars {
-                        for (d, v) in x.iter().enumerate() {
-                            gcols[d].push(*v);
-                        }
-                        w.push(1.0);
+                    w.extend(std::iter::repeat_n(1.0, liars.len()));
+                    let liar_cols: Vec<Vec<f64>> = (0..space.len()).map(|d| liars.iter().map(|x| x[d]).collect()).collect();
+                    for (b, lb) in gbins.iter_mut().zip(model.bins(&liar_cols)) {
+                        b.extend(lb);
                     }
-                    for (b, lb) in gbins.iter_mut().zip(liar_bins) {
-                        if !lb.is_empty() {
-                            b.extend(lb);
-                        }
+                    for (c, lc) in gcols.iter_mut().zip(liar_cols) {
+                        c.extend(lc);
                     }
                     Parzen::with_bins(&model.kinds, gcols, &gbins, &w, po).log_pdf(&candidates)
                 };
