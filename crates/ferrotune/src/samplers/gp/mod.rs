@@ -10,7 +10,7 @@
 //!    indices, compared by equality in the kernel);
 //! 2. standardise the objective (maximisation is negated) and fit a GP
 //!    (`model.rs`) by MAP, warm-started from the hyperparameters the last
-//!    GP trial stored (plus a cold start every tenth trial); above
+//!    GP trial stored; above
 //!    `max_fit_points` observations the hyperparameters are fitted on the
 //!    most recent and the best points, and the posterior uses them all;
 //! 3. treat running trials as observed at the posterior mean (the "kriging
@@ -207,18 +207,9 @@ impl GpSampler {
         if self.opts.deterministic { 1e-8 } else { 1e-6 }
     }
 
-    /// Hyperparameters: warm start from the last GP trial's, plus a cold
-    /// start on the first fit and every tenth trial.
-    fn fit_hyper(&self, x: &[f64], y: &[f64], d: usize, is_cat: &[bool], warm: Option<Hyper>, number: u64) -> Hyper {
-        let mut starts = vec![];
-        let cold = warm.is_none() || number.is_multiple_of(10);
-        if let Some(w) = warm.filter(|w| w.log_inv_sq_ls.len() == d) {
-            starts.push(w);
-        }
-        if cold || starts.is_empty() {
-            starts.push(Hyper::default_for(d));
-        }
-        let mut h = model::fit(x, y, d, is_cat, &starts, self.min_noise(), if cold { 60 } else { 20 });
+    /// Hyperparameters, fitted from the last GP trial's (see `model::fit`).
+    fn fit_hyper(&self, x: &[f64], y: &[f64], d: usize, is_cat: &[bool], warm: Option<&Hyper>) -> Hyper {
+        let mut h = model::fit(x, y, d, is_cat, warm, self.min_noise());
         if self.opts.deterministic {
             h.log_noise = h.log_noise.min((1e-8f64).ln());
         }
@@ -496,7 +487,7 @@ impl GpSampler {
         for k in 0..n_cons {
             let ck: Vec<f64> = cons.iter().map(|c| c.as_ref().and_then(|c| c.get(k)).copied().unwrap_or(0.0)).collect();
             let (cs, mean, std) = standardise(&ck);
-            let h = model::fit(fx, &rows.iter().map(|&r| cs[r]).collect::<Vec<_>>(), d, is_cat, &[Hyper::default_for(d)], self.min_noise(), 30);
+            let h = model::fit(fx, &rows.iter().map(|&r| cs[r]).collect::<Vec<_>>(), d, is_cat, None, self.min_noise());
             if let Some(g) = Gp::new(flat.to_vec(), &cs, d, is_cat.to_vec(), h, self.min_noise()) {
                 constraints.push((g, (0.0 - mean) / std));
             }
@@ -646,7 +637,7 @@ impl Sampler for GpSampler {
         let rows = self.fit_rows(&y);
         let fx: Vec<f64> = rows.iter().flat_map(|&r| x[r].iter().copied()).collect();
         let fy: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
-        let hyper = self.fit_hyper(&fx, &fy, d, &is_cat, last_tag.as_ref().map(|t| t.hyper.clone()), trial.number);
+        let hyper = self.fit_hyper(&fx, &fy, d, &is_cat, last_tag.as_ref().map(|t| &t.hyper));
         let flat: Vec<f64> = x.iter().flatten().copied().collect();
         let Some(gp) = Gp::new(flat.clone(), &y, d, is_cat.clone(), hyper.clone(), self.min_noise()) else {
             return Ok(RelativeSample::default());
