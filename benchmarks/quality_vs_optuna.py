@@ -271,6 +271,8 @@ def fmt(x):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds first-seed .. first-seed+seeds-1 (to add seeds to an earlier run: merge the --json files)")
     p.add_argument("--trials", type=int, default=60)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--problems", default=",".join(PROBLEMS))
@@ -290,7 +292,7 @@ def main():
                 pr, s = key.split("|")
                 if pr in problems and s in samplers and s not in rerun:
                     results[(pr, s)] = [tuple(r) for r in runs]
-    jobs = [(pr, s, seed, a.trials) for pr in problems for s in samplers for seed in range(a.seeds) if (pr, s) not in results]
+    jobs = [(pr, s, seed, a.trials) for pr in problems for s in samplers for seed in range(a.first_seed, a.first_seed + a.seeds) if (pr, s) not in results]
     # Slow jobs first, so the pool ends together.
     jobs.sort(key=lambda j: (j[1] != "optuna:gp", j[0] != "mlp-digits"))
     ctx = mp.get_context("spawn")
@@ -335,11 +337,31 @@ def main():
     print("\nHead to head (problems where ferrotune's mean is <= Optuna's):\n")
     print("| pair | " + " | ".join(f"@{c}" for c in cps) + " |")
     print("|---|" + "---:|" * len(cps))
-    for kind in ("gp", "tpe", "cmaes"):
+    pairs = [k for k in ("gp", "tpe", "cmaes") if f"ferrotune:{k}" in samplers and f"optuna:{k}" in samplers]
+    for kind in pairs:
         ours, theirs = f"ferrotune:{kind}", f"optuna:{kind}"
-        if ours in samplers and theirs in samplers:
-            cells = [f"{sum(1 for pr in problems if means[(pr, ours, c)] <= means[(pr, theirs, c)])}/{len(problems)}" for c in cps]
-            print(f"| {kind} | " + " | ".join(cells) + " |")
+        cells = [f"{sum(1 for pr in problems if means[(pr, ours, c)] <= means[(pr, theirs, c)])}/{len(problems)}" for c in cps]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    # How much of a gap is noise: the difference of the means in standard errors.
+    print("\nDifference of the means in standard errors, (ferrotune − Optuna) / √(se₁² + se₂²), at the last "
+          "checkpoint (negative: ferrotune ahead; beyond ±2 is unlikely to be seed noise):\n")
+    print("| problem | " + " | ".join(pairs) + " |")
+    print("|---|" + "---:|" * len(pairs))
+    last = cps[-1]
+
+    def mean_se(runs):
+        v = [r[1][last - 1] for r in runs]
+        m = sum(v) / len(v)
+        var = sum((x - m) ** 2 for x in v) / max(1, len(v) - 1)
+        return m, math.sqrt(var / len(v))
+
+    for pr in problems:
+        cells = []
+        for kind in pairs:
+            (m1, s1), (m2, s2) = mean_se(results[(pr, f"ferrotune:{kind}")]), mean_se(results[(pr, f"optuna:{kind}")])
+            se = math.sqrt(s1 * s1 + s2 * s2)
+            cells.append(f"{(m1 - m2) / se:+.1f}" if se > 0 else "0")
+        print(f"| {pr} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
