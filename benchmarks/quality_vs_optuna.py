@@ -13,10 +13,14 @@ regret, per checkpoint, across the problems.
     $PY benchmarks/quality_vs_optuna.py --seeds 5 --trials 60 --jobs 2 > quality.md
 
 `--problems` and `--samplers` take comma-separated subsets; `--json FILE`
-keeps every run's curve.
+keeps every run's curve. `benchmarks/results/quality-30-seeds.json.gz` holds
+the curves of the 30-seed run in docs/benchmarks.md (every sampler, Optuna's
+included): `--reuse` it with `--rerun ferrotune:gp` (say) to measure a change
+to one sampler against all the others without re-running them.
 """
 
 import argparse
+import gzip
 import json
 import math
 import multiprocessing as mp
@@ -287,7 +291,7 @@ def main():
     results = {}
     if a.reuse:
         rerun = set(a.rerun.split(",")) if a.rerun else set()
-        with open(a.reuse) as fh:
+        with (gzip.open(a.reuse, "rt") if a.reuse.endswith(".gz") else open(a.reuse)) as fh:
             for key, runs in json.load(fh).items():
                 pr, s = key.split("|")
                 if pr in problems and s in samplers and s not in rerun:
