@@ -1,5 +1,6 @@
 //! CMA-ES (Hansen & Ostermeier 2001; the (μ/μ_w, λ) update of Hansen's
-//! tutorial, arXiv:1604.00772) with IPOP restarts (Auger & Hansen, CEC 2005)
+//! tutorial, arXiv:1604.00772, in its active form with negative weights,
+//! Jastrebski & Arnold 2006) with IPOP restarts (Auger & Hansen, CEC 2005)
 //! and a margin for integer dimensions (after Hamano et al., "CMA-ES with
 //! Margin", GECCO 2022).
 //!
@@ -105,14 +106,22 @@ impl Cma {
         let n = mean.len();
         let nf = n as f64;
         let mu = lambda / 2;
-        let raw: Vec<f64> = (0..mu).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - ((i + 1) as f64).ln()).collect();
-        let sum: f64 = raw.iter().sum();
-        let weights: Vec<f64> = raw.iter().map(|w| w / sum).collect();
-        let mueff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        // Active CMA-ES (Jastrebski & Arnold 2006; Hansen's tutorial, eqs.
+        // 49–53): every one of the λ points gets a weight, the worse half a
+        // negative one that shrinks the covariance along bad directions.
+        let raw: Vec<f64> = (0..lambda).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - ((i + 1) as f64).ln()).collect();
+        let eff = |w: &[f64]| w.iter().sum::<f64>().powi(2) / w.iter().map(|x| x * x).sum::<f64>().max(1e-300);
+        let mueff = eff(&raw[..mu]);
+        let mueff_minus = eff(&raw[mu..]);
         let cc = (4.0 + mueff / nf) / (nf + 4.0 + 2.0 * mueff / nf);
         let cs = (mueff + 2.0) / (nf + mueff + 5.0);
         let c1 = 2.0 / ((nf + 1.3).powi(2) + mueff);
-        let cmu = (1.0 - c1).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((nf + 2.0).powi(2) + mueff));
+        let cmu = (1.0 - c1 - 1e-8).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((nf + 2.0).powi(2) + mueff));
+        let min_alpha = (1.0 + c1 / cmu).min(1.0 + 2.0 * mueff_minus / (mueff + 2.0)).min((1.0 - c1 - cmu) / (nf * cmu));
+        let pos: f64 = raw.iter().filter(|w| **w > 0.0).sum();
+        let neg: f64 = raw.iter().filter(|w| **w < 0.0).map(|w| -w).sum();
+        let weights: Vec<f64> =
+            raw.iter().map(|&w| if w >= 0.0 { w / pos } else if neg > 0.0 { min_alpha * w / neg } else { 0.0 }).collect();
         let damps = 1.0 + 2.0 * (0f64).max(((mueff - 1.0) / (nf + 1.0)).sqrt() - 1.0) + cs;
         let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
         Cma {
@@ -177,10 +186,10 @@ impl Cma {
         self.best_history.push(sols[0].1);
         let ys: Vec<Vec<f64>> = sols
             .iter()
-            .take(self.mu)
             .map(|(x, _)| (0..n).map(|i| (x[i] - self.mean[i]) / (self.sigma * self.a[i])).collect())
             .collect();
-        let yw: Vec<f64> = (0..n).map(|i| ys.iter().zip(&self.weights).map(|(y, w)| w * y[i]).sum()).collect();
+        // The mean moves by the positive weights only.
+        let yw: Vec<f64> = (0..n).map(|i| ys.iter().zip(&self.weights[..self.mu]).map(|(y, w)| w * y[i]).sum()).collect();
         for i in 0..n {
             self.mean[i] += self.sigma * self.a[i] * yw[i];
         }
@@ -198,10 +207,17 @@ impl Cma {
             self.pc[i] = (1.0 - self.cc) * self.pc[i] + if hsig { kc * yw[i] } else { 0.0 };
         }
         let delta = if hsig { 0.0 } else { self.cc * (2.0 - self.cc) };
-        let keep = 1.0 - self.c1 - self.cmu + self.c1 * delta;
+        // Negative weights are rescaled by n / ‖C^{-1/2} y‖² (eq. 46), so a
+        // bad step far away cannot shrink the covariance without bound.
+        let w_io: Vec<f64> = ys
+            .iter()
+            .zip(&self.weights)
+            .map(|(y, &w)| if w >= 0.0 { w } else { w * n as f64 / (self.inv_sqrt_c(y).iter().map(|v| v * v).sum::<f64>() + 1e-8) })
+            .collect();
+        let keep = 1.0 - self.c1 - self.cmu * self.weights.iter().sum::<f64>() + self.c1 * delta;
         for i in 0..n {
             for j in 0..n {
-                let rank_mu: f64 = ys.iter().zip(&self.weights).map(|(y, w)| w * y[i] * y[j]).sum();
+                let rank_mu: f64 = ys.iter().zip(&w_io).map(|(y, w)| w * y[i] * y[j]).sum();
                 self.c[(i, j)] = keep * self.c[(i, j)] + self.c1 * self.pc[i] * self.pc[j] + self.cmu * rank_mu;
             }
         }
@@ -428,6 +444,31 @@ impl Sampler for CmaEsSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Active CMA-ES: the weights follow Hansen's tutorial (positive ones
+    /// sum to 1, negative ones to −α_min), and a generation whose worse half
+    /// stepped along one axis shrinks the variance along it below what
+    /// the plain decay (1 − c₁ − c_μ) would leave.
+    #[test]
+    fn bad_steps_shrink_the_covariance_along_them() {
+        let mut c = Cma::new(vec![0.5; 2], 0.1, 6, vec![None, None]);
+        let pos: f64 = c.weights.iter().filter(|w| **w > 0.0).sum();
+        let neg: f64 = c.weights.iter().filter(|w| **w < 0.0).sum();
+        assert_eq!(c.weights.len(), 6);
+        assert!((pos - 1.0).abs() < 1e-12 && neg < -0.1, "{:?}", c.weights);
+        let (c1, cmu) = (c.c1, c.cmu);
+        // Good points: tiny steps along x₁; bad ones: whole σ-steps along x₀.
+        let good = [(0.0, 0.01), (0.0, -0.01), (0.0, 0.005)];
+        let bad = [(1.0, 0.0), (-1.0, 0.0), (1.0, 0.0)];
+        let sols: Vec<(Vec<f64>, f64)> = good
+            .iter()
+            .chain(&bad)
+            .enumerate()
+            .map(|(k, (a, b))| (vec![0.5 + 0.1 * a, 0.5 + 0.1 * b], k as f64))
+            .collect();
+        c.tell(sols);
+        assert!(c.c[(0, 0)] < 1.0 - c1 - cmu - 1e-3, "C00 = {} vs decay {}", c.c[(0, 0)], 1.0 - c1 - cmu);
+    }
 
     /// On a smooth bowl the replayed CMA-ES converges, and ints keep moving.
     #[test]
