@@ -7,7 +7,7 @@
 /// the box [lo, hi], from `x0`, stopping once every component of the
 /// projected gradient is below `pgtol` (as scipy's L-BFGS-B `pgtol`) or
 /// after `max_iter` iterations. Returns the best point and its value.
-pub fn minimize_to(
+pub fn minimize(
     mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
     x0: &[f64],
     lo: &[f64],
@@ -159,10 +159,10 @@ mod tests {
             g[1] = 200.0 * (x[1] - x[0] * x[0]);
             (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2)
         };
-        let (x, f) = minimize_to(rosen, &[-1.2, 1.0], &[-5.0, -5.0], &[5.0, 5.0], 500, 1e-7);
+        let (x, f) = minimize(rosen, &[-1.2, 1.0], &[-5.0, -5.0], &[5.0, 5.0], 500, 1e-7);
         assert!(f < 1e-8 && (x[0] - 1.0).abs() < 1e-4, "{x:?} {f}");
         // With the optimum outside the box, the answer sits on the bound.
-        let (x, _) = minimize_to(rosen, &[0.0, 0.0], &[-1.0, -1.0], &[0.5, 0.5], 500, 1e-7);
+        let (x, _) = minimize(rosen, &[0.0, 0.0], &[-1.0, -1.0], &[0.5, 0.5], 500, 1e-7);
         assert!((x[0] - 0.5).abs() < 1e-6, "{x:?}");
     }
 }

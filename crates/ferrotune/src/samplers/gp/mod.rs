@@ -280,15 +280,7 @@ impl GpSampler {
             if total <= 0.0 || !total.is_finite() {
                 break;
             }
-            let mut u = rng.random::<f64>() * total;
-            let mut pick = w.iter().rposition(|x| *x > 0.0).unwrap_or(0);
-            for (i, wi) in w.iter().enumerate() {
-                if u < *wi {
-                    pick = i;
-                    break;
-                }
-                u -= wi;
-            }
+            let pick = roulette(&w, rng.random::<f64>() * total).unwrap_or_else(|| w.iter().rposition(|x| *x > 0.0).unwrap_or(0));
             starts.push(pick);
             w[pick] = 0.0;
         }
@@ -328,7 +320,7 @@ impl GpSampler {
                 let lo = vec![0.0; cont.len()];
                 let hi: Vec<f64> = ls.iter().map(|l| 1.0 / l).collect();
                 let mut p = x.clone();
-                let (z, neg) = lbfgs::minimize_to(
+                let (z, neg) = lbfgs::minimize(
                     |z, g| {
                         for ((&t, zi), l) in cont.iter().zip(z).zip(&ls) {
                             p[t] = (zi * l).clamp(0.0, 1.0);
@@ -528,15 +520,7 @@ impl GpSampler {
                 let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
                 let total: f64 = w.iter().sum();
-                let mut u = rng_for(self.seed, number, "gp-hedge").random::<f64>() * total;
-                let mut pick = 2;
-                for (k, wk) in w.iter().enumerate() {
-                    if u < *wk {
-                        pick = k;
-                        break;
-                    }
-                    u -= wk;
-                }
+                let pick = roulette(&w, rng_for(self.seed, number, "gp-hedge").random::<f64>() * total).unwrap_or(2);
                 (proposals[pick].clone(), Some((gains, proposals)))
             }
         }
@@ -590,6 +574,19 @@ impl GpSampler {
         }
         out
     }
+}
+
+/// Roulette-wheel selection: the index whose slice of the cumulative
+/// weights holds `u` (drawn uniformly in [0, Σw)), or `None` when rounding
+/// or non-finite weights leave `u` past the end.
+fn roulette(w: &[f64], mut u: f64) -> Option<usize> {
+    for (i, wi) in w.iter().enumerate() {
+        if u < *wi {
+            return Some(i);
+        }
+        u -= wi;
+    }
+    None
 }
 
 fn numbered_space_key(space: &SearchSpace) -> String {

@@ -277,7 +277,7 @@ pub fn fit(x: &[f64], y: &[f64], d: usize, is_cat: &[bool], start: Option<&Hyper
     let pairs = Pairs::new(x, y.len(), d, is_cat);
     let default = Hyper::default_for(d);
     for s in start.filter(|s| s.log_inv_sq_ls.len() == d).into_iter().chain([&default]) {
-        let (theta, f) = lbfgs::minimize_to(
+        let (theta, f) = lbfgs::minimize(
             |th, g| neg_log_posterior(th, &pairs, y, min_noise, g),
             &s.to_vec(),
             &lo,
