@@ -100,17 +100,23 @@ impl UnitAxis {
         (((self.decode(u) - low) / step).round().max(0.0) as usize).min(self.grid_len().saturating_sub(1))
     }
 
-    /// Width, in unit coordinates, of the slice owned by the grid value
-    /// at `u` (0 on a continuous axis). On a log-integer axis the slices
-    /// narrow as the values grow: the value v owns ln(v + ½) − ln(v − ½).
-    pub fn bin_width(&self, u: f64) -> f64 {
+    /// The slice of `[0, 1]` owned by the grid value `u` decodes to, as
+    /// (lower, upper) edges (`None` on a continuous axis): what TPE's
+    /// discretised kernels integrate over. On a log-integer axis the slices
+    /// narrow as the values grow: the value v owns ln(v − ½) .. ln(v + ½).
+    pub fn slice(&self, u: f64) -> Option<(f64, f64)> {
         match self.dist {
             Distribution::Int { log: true, .. } => {
                 // The lowest value's slice starts at the axis's own lower end.
                 let v = self.decode(u);
-                ((v + 0.5).ln() - (v - 0.5).ln().max(self.lo)) / (self.hi - self.lo)
+                let at = |x: f64| ((x.ln().clamp(self.lo, self.hi)) - self.lo) / (self.hi - self.lo);
+                Some((at(v - 0.5), at(v + 0.5)))
             }
-            _ => self.unit_step().unwrap_or(0.0),
+            _ => {
+                let w = self.unit_step()?;
+                let k = self.grid_index(u) as f64;
+                Some((k * w, ((k + 1.0) * w).min(1.0)))
+            }
         }
     }
 }
@@ -140,17 +146,27 @@ mod tests {
     }
 
     #[test]
-    fn grid_positions_and_slice_widths() {
+    fn grid_positions_and_slices() {
         let a = UnitAxis::new(&Distribution::int_step(16, 256, 16)).unwrap();
         assert_eq!(a.grid_len(), 16);
         for k in 0..16 {
             assert_eq!(a.decode(a.grid_point(k)), 16.0 + 16.0 * k as f64);
             assert_eq!(a.grid_index(a.grid_point(k)), k);
         }
-        assert!((a.bin_width(0.3) - 1.0 / 16.0).abs() < 1e-12);
-        // On a log-integer axis small values own wide slices.
+        assert_eq!(a.slice(0.3), Some((4.0 / 16.0, 5.0 / 16.0)));
+        assert_eq!(a.slice(1.0), Some((15.0 / 16.0, 1.0)));
+        // On a log-integer axis small values own wide slices; the slices
+        // tile [0, 1] and each holds its own value.
         let l = UnitAxis::new(&Distribution::int_log(1, 1000)).unwrap();
-        assert!(l.bin_width(l.encode(2.0)) > 10.0 * l.bin_width(l.encode(500.0)));
-        assert_eq!(UnitAxis::new(&Distribution::float(0.0, 1.0)).unwrap().bin_width(0.5), 0.0);
+        let width = |v: f64| l.slice(l.encode(v)).map(|(lo, hi)| hi - lo).unwrap();
+        assert!(width(2.0) > 10.0 * width(500.0));
+        let mut edge = 0.0;
+        for v in 1..=1000 {
+            let (lo, hi) = l.slice(l.encode(v as f64)).unwrap();
+            assert!((lo - edge).abs() < 1e-12 && lo < l.encode(v as f64) && l.encode(v as f64) < hi, "{v}");
+            edge = hi;
+        }
+        assert!((edge - 1.0).abs() < 1e-12);
+        assert_eq!(UnitAxis::new(&Distribution::float(0.0, 1.0)).unwrap().slice(0.5), None);
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! Each ask evaluates g at the candidates against every member, so the
 //! work is O(candidates × members × dimensions); what is kept between asks
-//! makes that work one matrix product plus one exponential per term:
+//! makes that work one matrix product plus one exponential per term (grid
+//! dimensions, whose kernels are discretised, add one slice mass per
+//! candidate and member instead, `PhiTable::log_mass`):
 //!
 //! * the quadratic of a kernel with per-dimension widths expands as
 //!   −(x − μ)²/(2σ²) = −x²·1/(2σ²) + x·μ/σ² − μ²/(2σ²), so with the
@@ -21,9 +23,14 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::parzen::{categorical_kernel, min_sigma, neighbour_gap, widen, DimKind, ParzenOptions};
+use super::super::transform::UnitAxis;
+use super::parzen::{categorical_kernel, min_sigma, neighbour_gap, DimKind, ParzenOptions};
 use super::weights::weights_by_number;
 use crate::math::{logsumexp_fast, PhiTable, LN_SQRT_2PI};
+
+/// A mixture term this far (in ln) below the largest changes the sum by
+/// less than e^-40 ≈ 4e-18 of it: left out where that saves work.
+const NEGLIGIBLE: f64 = 40.0;
 
 /// The joint estimator over `kinds`. Rows are trial numbers; slots are the
 /// order members arrived in (a member never leaves, it only toggles
@@ -39,10 +46,11 @@ pub(super) struct JointAbove {
     rows: Vec<usize>,
     active: Vec<bool>,
     n_active: usize,
+    /// Per numerical dimension, its axis if it is a grid (discretised
+    /// kernels), else `None`.
+    grids: Vec<Option<UnitAxis>>,
     /// Numerical coordinates, slot after slot (n_num per slot).
     num: Vec<f64>,
-    /// Grid-slice widths of those coordinates (0: continuous).
-    bins: Vec<f64>,
     /// Categorical choices, slot after slot.
     cat: Vec<f64>,
     /// Per numerical dimension, the active members as (coordinate, trial
@@ -57,17 +65,78 @@ pub(super) struct JointAbove {
     /// (which depends on the number of members) last used.
     floor: f64,
     /// Per slot and numerical dimension: the width the coefficients below
-    /// were computed for (NaN: never), and ln(σ · truncated mass).
+    /// were computed for (NaN: never), and ln(σ · truncated mass) (ln of
+    /// the mass alone on a grid).
     sigma: Vec<f64>,
     log_sm: Vec<f64>,
-    /// Column-major 2·n_num × slots: −1/(2σ²) per dimension, then μ/σ².
+    /// Column-major 2·n_num × slots: −1/(2σ²) per dimension, then μ/σ²
+    /// (zeros for grid dimensions).
     coef: Vec<f64>,
     /// Per slot: Σ_d −μ²/(2σ²) − ln(σ · mass) (NaN: stale).
     konst: Vec<f64>,
 }
 
+/// Largest grid whose slice masses are tabled per ask.
+const MAX_TABLED_GRID: usize = 1024;
+
+/// One grid dimension's active members, for their slice masses at the
+/// candidates. On an evenly spaced grid, a member at the magic clip's
+/// floor width (most of them, once values repeat) gives a mass that
+/// depends only on how many cells the candidate is from its own: those
+/// come from a table of 2·cells − 1 masses made once per ask.
+struct GridKernels<'a> {
+    axis: &'a UnitAxis,
+    /// The dimension's position in a candidate.
+    pos: usize,
+    mus: Vec<f64>,
+    inv_sigmas: Vec<f64>,
+    /// Per member: its cell where the table applies, else −1.
+    cells: Vec<i64>,
+    /// ln mass by offset (candidate cell − member cell + cells − 1).
+    table: Vec<f64>,
+}
+
+impl<'a> GridKernels<'a> {
+    /// `num[s * stride]` and `sigma[s * stride]`: member `s`'s centre and width here.
+    fn new(axis: &'a UnitAxis, pos: usize, active: &[usize], num: &[f64], sigma: &[f64], stride: usize, floor: f64) -> Self {
+        let phi = PhiTable::get();
+        let n = axis.grid_len();
+        let step = axis.unit_step().filter(|_| n <= MAX_TABLED_GRID);
+        let table: Vec<f64> = match step {
+            Some(w) => (0..2 * n - 1)
+                .map(|o| {
+                    let d = (o as f64 - (n - 1) as f64) * w;
+                    phi.log_mass((d - 0.5 * w) / floor, (d + 0.5 * w) / floor)
+                })
+                .collect(),
+            None => vec![],
+        };
+        let (mut mus, mut inv_sigmas, mut cells) = (vec![], vec![], vec![]);
+        for &s in active {
+            let (mu, sg) = (num[s * stride], sigma[s * stride]);
+            mus.push(mu);
+            inv_sigmas.push(1.0 / sg);
+            cells.push(if step.is_some() && sg == floor { axis.grid_index(mu) as i64 } else { -1 });
+        }
+        GridKernels { axis, pos, mus, inv_sigmas, cells, table }
+    }
+
+    /// ln of member `j`'s mass on the slice [lo, hi] of grid cell `cell`.
+    #[inline]
+    fn log_mass(&self, j: usize, lo: f64, hi: f64, cell: i64, phi: &PhiTable) -> f64 {
+        let k = self.cells[j];
+        if k >= 0 {
+            self.table[(cell - k + (self.table.len() as i64 - 1) / 2) as usize]
+        } else {
+            phi.log_mass((lo - self.mus[j]) * self.inv_sigmas[j], (hi - self.mus[j]) * self.inv_sigmas[j])
+        }
+    }
+}
+
 impl JointAbove {
-    pub fn new(kinds: &[DimKind], o: ParzenOptions) -> JointAbove {
+    /// `grids[d]`: the axis of dimension `d` if it is a grid (missing or
+    /// `None`: continuous or categorical).
+    pub fn new(kinds: &[DimKind], grids: &[Option<UnitAxis>], o: ParzenOptions) -> JointAbove {
         let n_num = kinds.iter().filter(|k| **k == DimKind::Numerical).count();
         let cat_k = kinds
             .iter()
@@ -76,6 +145,7 @@ impl JointAbove {
                 DimKind::Numerical => None,
             })
             .collect();
+        let grids = (0..kinds.len()).filter(|&d| kinds[d] == DimKind::Numerical).map(|d| grids.get(d).cloned().flatten()).collect();
         JointAbove {
             kinds: kinds.to_vec(),
             o,
@@ -85,8 +155,8 @@ impl JointAbove {
             rows: vec![],
             active: vec![],
             n_active: 0,
+            grids,
             num: vec![],
-            bins: vec![],
             cat: vec![],
             sorted: vec![vec![]; n_num],
             dirty: vec![vec![]; n_num],
@@ -99,9 +169,8 @@ impl JointAbove {
     }
 
     /// Adds trial `row` with coordinates `x` (one per dimension of
-    /// `kinds`) and, per dimension, the width of the grid slice its value
-    /// stands for (`bins`, 0 where continuous or categorical).
-    pub fn insert(&mut self, row: usize, x: &[f64], bins: &[f64]) {
+    /// `kinds`).
+    pub fn insert(&mut self, row: usize, x: &[f64]) {
         if self.slot_of.len() <= row {
             self.slot_of.resize(row + 1, usize::MAX);
         }
@@ -112,12 +181,9 @@ impl JointAbove {
                 self.slot_of[row] = slot;
                 self.rows.push(row);
                 self.active.push(false);
-                for ((k, &v), &b) in self.kinds.iter().zip(x).zip(bins) {
+                for (k, &v) in self.kinds.iter().zip(x) {
                     match k {
-                        DimKind::Numerical => {
-                            self.num.push(v);
-                            self.bins.push(b);
-                        }
+                        DimKind::Numerical => self.num.push(v),
                         DimKind::Categorical(_) => self.cat.push(v),
                     }
                 }
@@ -192,15 +258,20 @@ impl JointAbove {
                 let slot = self.slot_of[list[j].1];
                 let gap = neighbour_gap(|i| list[i].0, m, j, self.o.consider_endpoints);
                 let i = slot * n_num + d;
-                let s = widen(gap.clamp(floor, 1.0), self.bins[i]);
+                let s = gap.clamp(floor, 1.0);
                 if s != self.sigma[i] {
                     let mu = self.num[i];
                     self.sigma[i] = s;
-                    self.log_sm[i] = (s * (phi.cdf((1.0 - mu) / s) - phi.cdf(-mu / s))).ln();
-                    let inv2 = 1.0 / (s * s);
-                    let c = &mut self.coef[2 * n_num * slot..2 * n_num * (slot + 1)];
-                    c[d] = -0.5 * inv2;
-                    c[n_num + d] = mu * inv2;
+                    let mass = phi.cdf((1.0 - mu) / s) - phi.cdf(-mu / s);
+                    if self.grids[d].is_some() {
+                        self.log_sm[i] = mass.ln();
+                    } else {
+                        self.log_sm[i] = (s * mass).ln();
+                        let inv2 = 1.0 / (s * s);
+                        let c = &mut self.coef[2 * n_num * slot..2 * n_num * (slot + 1)];
+                        c[d] = -0.5 * inv2;
+                        c[n_num + d] = mu * inv2;
+                    }
                     self.konst[slot] = f64::NAN;
                 }
             }
@@ -212,7 +283,8 @@ impl JointAbove {
                     .iter()
                     .zip(&self.sigma[r.clone()])
                     .zip(&self.log_sm[r])
-                    .map(|((mu, s), lsm)| -0.5 * mu * mu / (s * s) - lsm)
+                    .zip(&self.grids)
+                    .map(|(((mu, s), lsm), g)| if g.is_some() { -lsm } else { -0.5 * mu * mu / (s * s) - lsm })
                     .sum();
             }
         }
@@ -229,7 +301,8 @@ impl JointAbove {
         let weights = weights_by_number(&active.iter().map(|&s| self.rows[s]).collect::<Vec<_>>());
         let pw = self.o.prior_weight;
         let ln_total = (weights.iter().sum::<f64>() + pw).ln();
-        let norm = n_num as f64 * LN_SQRT_2PI;
+        let n_cont = self.grids.iter().filter(|g| g.is_none()).count();
+        let norm = n_cont as f64 * LN_SQRT_2PI;
         // Inactive slots stay at −∞.
         let mut log_c = vec![f64::NEG_INFINITY; n_slots];
         for (&s, w) in active.iter().zip(&weights) {
@@ -242,17 +315,24 @@ impl JointAbove {
         let mut feats = Vec::with_capacity(2 * n_num * n_c);
         let mut cand_cat: Vec<Vec<f64>> = Vec::with_capacity(n_c);
         let mut prior_sq = Vec::with_capacity(n_c);
+        // Position in a candidate of each numerical dimension.
+        let mut num_pos = Vec::with_capacity(n_num);
         for x in xs {
             let start = feats.len();
             feats.resize(start + 2 * n_num, 0.0);
             let mut cats = Vec::with_capacity(self.cat_k.len());
             let (mut i, mut p2) = (0, 0.0);
-            for (k, &v) in self.kinds.iter().zip(x) {
+            for (pos, (k, &v)) in self.kinds.iter().zip(x).enumerate() {
                 match k {
                     DimKind::Numerical => {
-                        feats[start + i] = v * v;
-                        feats[start + n_num + i] = v;
-                        p2 += (v - 0.5) * (v - 0.5);
+                        if num_pos.len() < n_num {
+                            num_pos.push(pos);
+                        }
+                        if self.grids[i].is_none() {
+                            feats[start + i] = v * v;
+                            feats[start + n_num + i] = v;
+                            p2 += (v - 0.5) * (v - 0.5);
+                        }
                         i += 1;
                     }
                     DimKind::Categorical(_) => cats.push(v),
@@ -261,6 +341,30 @@ impl JointAbove {
             cand_cat.push(cats);
             prior_sq.push(p2);
         }
+        // The grid dimensions' members, tabled ones first (their masses are
+        // cheap, so members they rule out never cost a direct one).
+        let mut grid_kernels: Vec<GridKernels> = (0..n_num)
+            .filter_map(|i| {
+                let axis = self.grids[i].as_ref()?;
+                Some(GridKernels::new(axis, num_pos[i], &active, &self.num[i..], &self.sigma[i..], n_num, self.floor))
+            })
+            .collect();
+        grid_kernels.sort_by_key(|g| g.table.is_empty());
+        // Per candidate, per grid dimension (in that order): its slice, and
+        // its cell where the dimension is tabled.
+        let cand_slices: Vec<Vec<(f64, f64, i64)>> = xs
+            .iter()
+            .map(|x| {
+                grid_kernels
+                    .iter()
+                    .map(|g| {
+                        let v = x[g.pos];
+                        let (lo, hi) = g.axis.slice(v).unwrap_or((v, v));
+                        (lo, hi, g.axis.grid_index(v) as i64)
+                    })
+                    .collect()
+            })
+            .collect();
         let mut dots = vec![0.0; n_c * n_slots];
         if n_num > 0 && n_slots > 0 {
             matmul(
@@ -273,11 +377,10 @@ impl JointAbove {
             );
         }
 
-        // The prior kernel: σ = 1 centred, uniform over categorical choices.
-        let prior_log_sm = n_num as f64 * {
-            let phi = PhiTable::get();
-            (phi.cdf(0.5) - phi.cdf(-0.5)).ln()
-        };
+        // The prior kernel: σ = 1 centred, uniform over categorical choices
+        // (its truncation mass is the same in every numerical dimension).
+        let phi = PhiTable::get();
+        let prior_log_sm = n_num as f64 * (phi.cdf(0.5) - phi.cdf(-0.5)).ln();
         let prior_const =
             pw.ln() - ln_total - prior_log_sm - norm - self.cat_k.iter().map(|&k| (k as f64).ln()).sum::<f64>();
         let n_cat = cat_terms.len();
@@ -294,27 +397,49 @@ impl JointAbove {
                     }
                 }
                 terms[n_slots] = prior_const - 0.5 * prior_sq[c];
+                let slices = &cand_slices[c];
+                if !slices.is_empty() {
+                    for &(lo, hi, _) in slices {
+                        terms[n_slots] += phi.log_mass(lo - 0.5, hi - 0.5);
+                    }
+                    // Slice masses (ln <= 0) can only lower a member's term,
+                    // so a member already NEGLIGIBLE below the best complete
+                    // term (the prior's, or a member's) is dropped without
+                    // them: most members are far from a candidate in some
+                    // dimension, and a slice mass costs more than a product.
+                    let mut floor = terms[n_slots] - NEGLIGIBLE;
+                    for (j, &s) in active.iter().enumerate() {
+                        let mut t = terms[s];
+                        for (g, &(lo, hi, cell)) in grid_kernels.iter().zip(slices) {
+                            if t < floor {
+                                t = f64::NEG_INFINITY;
+                                break;
+                            }
+                            t += g.log_mass(j, lo, hi, cell, phi);
+                        }
+                        terms[s] = t;
+                        floor = floor.max(t - NEGLIGIBLE);
+                    }
+                }
                 logsumexp_fast(&terms)
             })
             .collect()
     }
 
-    /// The members this estimator represents, by trial number: their
-    /// coordinates and grid-slice widths per dimension (for the exact
-    /// mixture, with the constant liar's extra kernels).
-    pub fn members(&self) -> (Vec<usize>, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    /// The members this estimator represents, by trial number, and their
+    /// coordinates per dimension (for the exact mixture, with the constant
+    /// liar's extra kernels).
+    pub fn members(&self) -> (Vec<usize>, Vec<Vec<f64>>) {
         let mut slots: Vec<usize> = (0..self.rows.len()).filter(|&s| self.active[s]).collect();
         slots.sort_unstable_by_key(|&s| self.rows[s]);
         let n_cat = self.cat_k.len();
         let mut cols = vec![vec![]; self.kinds.len()];
-        let mut bins = vec![vec![]; self.kinds.len()];
         for &s in &slots {
             let (mut i, mut j) = (0, 0);
-            for ((k, col), bin) in self.kinds.iter().zip(cols.iter_mut()).zip(bins.iter_mut()) {
+            for (k, col) in self.kinds.iter().zip(cols.iter_mut()) {
                 match k {
                     DimKind::Numerical => {
                         col.push(self.num[s * self.n_num + i]);
-                        bin.push(self.bins[s * self.n_num + i]);
                         i += 1;
                     }
                     DimKind::Categorical(_) => {
@@ -324,7 +449,7 @@ impl JointAbove {
                 }
             }
         }
-        (slots.iter().map(|&s| self.rows[s]).collect(), cols, bins)
+        (slots.iter().map(|&s| self.rows[s]).collect(), cols)
     }
 }
 
@@ -351,13 +476,13 @@ mod tests {
                 })
                 .collect()
         };
-        let bins = [0.0, 0.0, 0.125, 0.0];
+        let grids = [None, None, UnitAxis::new(&crate::distribution::Distribution::int(0, 7)), None];
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut g = JointAbove::new(&kinds, o);
+        let mut g = JointAbove::new(&kinds, &grids, o);
         let mut members = vec![];
         for row in 0..400usize {
             let x = point(&mut rng);
-            g.insert(row, &x, &bins);
+            g.insert(row, &x);
             members.push(row);
             if rng.random_bool(0.1) {
                 let i = rng.random_range(0..members.len());
@@ -366,8 +491,8 @@ mod tests {
             if row % 13 == 7 || row < 5 {
                 let xs: Vec<Vec<f64>> = (0..30).map(|_| point(&mut rng)).collect();
                 let fast = g.log_pdf(&xs);
-                let (numbers, cols, bins) = g.members();
-                let exact = Parzen::with_bins(&kinds, cols, &bins, &weights_by_number(&numbers), o).log_pdf(&xs);
+                let (numbers, cols) = g.members();
+                let exact = Parzen::with_grids(&kinds, cols, &grids, &weights_by_number(&numbers), o).log_pdf(&xs);
                 for (a, b) in fast.iter().zip(&exact) {
                     assert!((a - b).abs() < 1e-7 * (1.0 + b.abs()), "row {row}: {a} vs {b}");
                 }

@@ -132,6 +132,9 @@ struct State {
 struct SpaceModel {
     space: SearchSpace,
     axes: Vec<Option<UnitAxis>>,
+    /// The axes of the grid dimensions (integers, steps), whose kernels
+    /// the multivariate estimators discretise; `None` elsewhere.
+    grids: Vec<Option<UnitAxis>>,
     kinds: Vec<DimKind>,
     /// How much of `Observations::observed_order` has been looked at.
     seen: usize,
@@ -159,18 +162,13 @@ impl SpaceModel {
                 _ => DimKind::Numerical,
             })
             .collect();
+        let grids: Vec<Option<UnitAxis>> = axes.iter().map(|a| a.clone().filter(UnitAxis::is_discrete)).collect();
         let above = if multivariate {
-            Above::Joint(JointAbove::new(&kinds, po))
+            Above::Joint(JointAbove::new(&kinds, &grids, po))
         } else {
             Above::Uni(UniAbove::new(kinds[0], po))
         };
-        SpaceModel { space: space.clone(), axes, kinds, seen: 0, is_member: vec![], n_members: 0, below: vec![], l: None, above }
-    }
-
-    /// Per dimension, the grid-slice width of each value of `cols[d]`
-    /// (0 on continuous axes; empty for categorical dimensions).
-    fn bins(&self, cols: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        self.axes.iter().zip(cols).map(|(a, xs)| a.as_ref().map_or(vec![], |a| xs.iter().map(|&u| a.bin_width(u)).collect())).collect()
+        SpaceModel { space: space.clone(), axes, grids, kinds, seen: 0, is_member: vec![], n_members: 0, below: vec![], l: None, above }
     }
 
     /// The unit coordinates (or choice indices) of trial `row`.
@@ -182,10 +180,7 @@ impl SpaceModel {
         let x = self.encode(cols, row);
         match &mut self.above {
             Above::Uni(u) => u.insert(row, x[0]),
-            Above::Joint(j) => {
-                let bins: Vec<f64> = self.axes.iter().zip(&x).map(|(a, &u)| a.as_ref().map_or(0.0, |a| a.bin_width(u))).collect();
-                j.insert(row, &x, &bins)
-            }
+            Above::Joint(j) => j.insert(row, &x),
         }
     }
 
@@ -383,8 +378,7 @@ impl TpeSampler {
                 }
                 None => vec![vec![]; space.len()],
             };
-            let bins = model.bins(&below_cols);
-            model.l = Some(Parzen::with_bins(&model.kinds, below_cols, &bins, &weights_by_number(&model.below), po));
+            model.l = Some(Parzen::with_grids(&model.kinds, below_cols, &model.grids, &weights_by_number(&model.below), po));
         }
         let l = model.l.as_ref().expect("just built");
         let purpose: String = std::iter::once("tpe").chain(names.iter().copied()).collect::<Vec<_>>().join("/");
@@ -415,17 +409,13 @@ impl TpeSampler {
                     // The constant liar's running trials are extra kernels
                     // of weight 1, which move their neighbours' widths for
                     // this ask only: the exact mixture, built once.
-                    let (numbers, mut gcols, mut gbins) = j.members();
+                    let (numbers, mut gcols) = j.members();
                     let mut w = weights_by_number(&numbers);
                     w.extend(std::iter::repeat_n(1.0, liars.len()));
-                    let liar_cols: Vec<Vec<f64>> = (0..space.len()).map(|d| liars.iter().map(|x| x[d]).collect()).collect();
-                    for (b, lb) in gbins.iter_mut().zip(model.bins(&liar_cols)) {
-                        b.extend(lb);
+                    for (d, c) in gcols.iter_mut().enumerate() {
+                        c.extend(liars.iter().map(|x| x[d]));
                     }
-                    for (c, lc) in gcols.iter_mut().zip(liar_cols) {
-                        c.extend(lc);
-                    }
-                    Parzen::with_bins(&model.kinds, gcols, &gbins, &w, po).log_pdf(&candidates)
+                    Parzen::with_grids(&model.kinds, gcols, &model.grids, &w, po).log_pdf(&candidates)
                 };
                 let score: Vec<f64> = lg.iter().zip(&ll).map(|(g, l)| l - g).collect();
                 candidates.into_iter().nth(argmax(&score)).unwrap_or_default()

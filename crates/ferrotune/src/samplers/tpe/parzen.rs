@@ -6,10 +6,12 @@
 //!
 //! Numerical dimensions live in unit coordinates (`samplers::transform`), so
 //! log parameters need no special cases here; each kernel is a normal
-//! truncated to [0, 1], widened on discrete axes by the width of the grid
-//! slice its value stands for (the normal approximation of Optuna's
-//! discretised kernels). Categorical dimensions have one smoothed one-hot
-//! distribution per kernel.
+//! truncated to [0, 1]. On a grid axis (integers, steps) the multivariate
+//! estimator's kernels are discretised as Optuna's are: a grid value's
+//! probability is the kernel's mass on the slice of [0, 1] the value owns,
+//! so a kernel narrower than a slice still puts at most everything on its
+//! own value. Categorical dimensions have one smoothed one-hot distribution
+//! per kernel.
 
 use multiversion::multiversion;
 use rand::Rng;
@@ -17,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use rand_distr::StandardNormal;
 
+use super::super::transform::UnitAxis;
 use crate::math::{exp_nonpos_coarse, logsumexp_fast as logsumexp, sample_truncnorm, PhiTable, LN_SQRT_2PI};
 
 // The hot loops, compiled for AVX2+FMA too and chosen at run time (the
@@ -73,14 +76,23 @@ fn sample_unit_truncnorm(mu: f64, sigma: f64, rng: &mut ChaCha8Rng) -> f64 {
 /// evaluated straight rather than windowed.
 const SMALL: usize = 64;
 
-/// scale[i] *= σ_i · (mass of N(μ_i, σ_i²) on [0, 1]).
+/// scale[i] *= σ_i · (mass of N(μ_i, σ_i²) on [0, 1]), or the mass alone
+/// for a discretised kernel (whose values are probabilities, not densities).
 #[multiversion(targets("x86_64+avx2+fma"))]
-fn multiply_masses(scale: &mut [f64], mus: &[f64], sigmas: &[f64]) {
+fn multiply_masses(scale: &mut [f64], mus: &[f64], sigmas: &[f64], discrete: bool) {
     // The masses lie in [~0.34, 1] (centres inside [0, 1], σ <= 1), where a
     // 1e-8 absolute error of the tabulated Φ is a negligible relative one.
     let phi = PhiTable::get();
     for ((sm, m), s) in scale.iter_mut().zip(mus).zip(sigmas) {
-        *sm *= s * (phi.cdf((1.0 - m) / s) - phi.cdf(-m / s));
+        *sm *= if discrete { 1.0 } else { *s } * (phi.cdf((1.0 - m) / s) - phi.cdf(-m / s));
+    }
+}
+
+/// acc[i] += ln (mass of N(μ_i, σ_i²) on the slice [lo, hi]).
+fn add_slice_masses(acc: &mut [f64], mus: &[f64], inv_sigmas: &[f64], (lo, hi): (f64, f64)) {
+    let phi = PhiTable::get();
+    for ((a, m), is) in acc.iter_mut().zip(mus).zip(inv_sigmas) {
+        *a += phi.log_mass((lo - m) * is, (hi - m) * is);
     }
 }
 
@@ -201,8 +213,8 @@ pub struct ParzenOptions {
 #[derive(Debug, Clone)]
 enum Dim {
     /// Centres and widths of the observation kernels, then the prior's
-    /// (0.5 and 1).
-    Num { mus: Vec<f64>, sigmas: Vec<f64>, inv_sigmas: Vec<f64> },
+    /// (0.5 and 1); `grid` for a discretised dimension.
+    Num { mus: Vec<f64>, sigmas: Vec<f64>, inv_sigmas: Vec<f64>, grid: Option<UnitAxis> },
     /// Each observation kernel puts `on` on its own choice and `off` on each
     /// other one (a one-hot smoothed by the prior weight); the prior kernel is
     /// uniform. `choice` holds each observation kernel's choice.
@@ -238,16 +250,15 @@ impl Parzen {
     /// `obs[d][i]`: observation `i` in dimension `d` (taken over, not
     /// copied); `weights[i]` its weight.
     pub fn new(kinds: &[DimKind], obs: Vec<Vec<f64>>, weights: &[f64], o: ParzenOptions) -> Self {
-        Self::with_bins(kinds, obs, &[], weights, o)
+        Self::with_grids(kinds, obs, &[], weights, o)
     }
 
-    /// As [`Self::new`], with `bins[d][i]` the width of the grid slice that
-    /// observation `i` stands for in a discrete dimension `d` (missing or
-    /// empty: continuous). The multivariate estimator widens those kernels
-    /// by the slice's variance (w²/12, a uniform over the slice), the normal
-    /// approximation of Optuna's discretised kernels: a kernel is then never
-    /// narrower than the value it stands for, however many trials repeat it.
-    pub fn with_bins(kinds: &[DimKind], obs: Vec<Vec<f64>>, bins: &[Vec<f64>], weights: &[f64], o: ParzenOptions) -> Self {
+    /// As [`Self::new`], with `grids[d]` the axis of a grid dimension `d`
+    /// (missing or `None`: continuous), whose kernels the multivariate
+    /// estimator discretises (Optuna's rule; the univariate one keeps
+    /// plain normals). Its log_pdf is then a density in the continuous
+    /// dimensions times a probability in the grid ones.
+    pub fn with_grids(kinds: &[DimKind], obs: Vec<Vec<f64>>, grids: &[Option<UnitAxis>], weights: &[f64], o: ParzenOptions) -> Self {
         let n = weights.len();
         let mut w: Vec<f64> = weights.to_vec();
         w.push(o.prior_weight);
@@ -266,7 +277,9 @@ impl Parzen {
         // Per kernel: the product over numerical dimensions of σ · mass,
         // so one ln per kernel covers every dimension.
         let mut scale = vec![1.0f64; n + 1];
-        let n_num = kinds.iter().filter(|k| matches!(k, DimKind::Numerical)).count() as f64;
+        let grid_of = |d: usize| if o.multivariate { grids.get(d).cloned().flatten() } else { None };
+        // Densities (one 1/√(2π) each) only in the continuous dimensions.
+        let n_cont = (0..kinds.len()).filter(|&d| kinds[d] == DimKind::Numerical && grid_of(d).is_none()).count() as f64;
         let mut order_1d: Option<Vec<usize>> = None;
         let dims: Vec<Dim> = kinds
             .iter()
@@ -276,9 +289,8 @@ impl Parzen {
                 DimKind::Numerical => {
                     let mut sigmas = if o.multivariate {
                         let mut s = neighbour_bandwidths_between_fences(&xs, o.consider_endpoints);
-                        let bins = bins.get(d).filter(|b| b.len() == n);
-                        for (i, s) in s.iter_mut().enumerate() {
-                            *s = widen(s.clamp(minsigma, maxsigma), bins.map_or(0.0, |b| b[i]));
+                        for s in &mut s {
+                            *s = s.clamp(minsigma, maxsigma);
                         }
                         s
                     } else {
@@ -291,9 +303,10 @@ impl Parzen {
                     };
                     sigmas.push(1.0);
                     xs.push(0.5);
-                    multiply_masses(&mut scale, &xs, &sigmas);
+                    let grid = grid_of(d);
+                    multiply_masses(&mut scale, &xs, &sigmas, grid.is_some());
                     let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
-                    Dim::Num { mus: xs, sigmas, inv_sigmas }
+                    Dim::Num { mus: xs, sigmas, inv_sigmas, grid }
                 }
                 DimKind::Categorical(k) => {
                     let k = *k;
@@ -303,9 +316,9 @@ impl Parzen {
             })
             .collect();
         let log_consts: Vec<f64> =
-            log_weights.iter().zip(&scale).map(|(lw, sm)| lw - sm.ln() - n_num * LN_SQRT_2PI).collect();
+            log_weights.iter().zip(&scale).map(|(lw, sm)| lw - sm.ln() - n_cont * LN_SQRT_2PI).collect();
         let small = match dims.as_slice() {
-            [d @ Dim::Num { mus, .. }] if mus.len() <= SMALL => {
+            [d @ Dim::Num { mus, grid: None, .. }] if mus.len() <= SMALL => {
                 let inv: Vec<f64> = (0..mus.len()).map(|c| 1.0 / d.sigma(c)).collect();
                 Some((mus.clone(), inv, log_consts.iter().map(|l| l.exp()).collect()))
             }
@@ -315,7 +328,7 @@ impl Parzen {
             return Parzen { log_consts, cum_weights, dims, sorted: None, small };
         }
         let sorted = match dims.as_slice() {
-            [Dim::Num { mus, sigmas, .. }] => Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take())),
+            [Dim::Num { mus, sigmas, grid: None, .. }] => Some(Sorted1D::new(mus, sigmas, &log_consts, order_1d.take())),
             _ => None,
         };
         Parzen { log_consts, cum_weights, dims, sorted, small: None }
@@ -391,7 +404,10 @@ impl Parzen {
                 let last = acc.len() - 1;
                 for (d, &xd) in self.dims.iter().zip(x) {
                     match d {
-                        Dim::Num { mus, inv_sigmas, .. } => add_quadratic(&mut acc, mus, inv_sigmas, xd),
+                        Dim::Num { mus, inv_sigmas, grid: None, .. } => add_quadratic(&mut acc, mus, inv_sigmas, xd),
+                        Dim::Num { mus, inv_sigmas, grid: Some(g), .. } => {
+                            add_slice_masses(&mut acc, mus, inv_sigmas, g.slice(xd).unwrap_or((xd, xd)))
+                        }
                         Dim::Cat { k, choice, log_on, log_off } => {
                             for (a, c) in acc[..last].iter_mut().zip(choice) {
                                 *a += if *c == xd { *log_on } else { *log_off };
@@ -413,17 +429,6 @@ pub(super) fn min_sigma(n_obs: usize, magic_clip: bool) -> f64 {
         1.0 / (100.0f64).min(2.0 + n_obs as f64)
     } else {
         1e-12
-    }
-}
-
-/// A kernel of width `sigma` standing for a grid slice of width `bin`:
-/// the normal with the variance of the kernel plus the slice's uniform.
-#[inline]
-pub(super) fn widen(sigma: f64, bin: f64) -> f64 {
-    if bin > 0.0 {
-        (sigma * sigma + bin * bin / 12.0).sqrt()
-    } else {
-        sigma
     }
 }
 
@@ -568,23 +573,28 @@ mod tests {
     }
 
     #[test]
-    fn repeated_grid_values_keep_their_slice_width() {
-        // Ten trials at the same integer (slices of 1/8): without the
-        // slice, the kernels shrink to the magic clip (1/12) and the density
-        // there is large; with it, no kernel is narrower than 1/(8 √12), and
-        // the mixture still integrates to one.
-        let xs = vec![vec![0.5625; 10]];
-        let bare = Parzen::new(&[DimKind::Numerical], xs.clone(), &[1.0; 10], opts(true));
-        let binned = Parzen::with_bins(&[DimKind::Numerical], xs, &[vec![0.125; 10]], &[1.0; 10], opts(true));
-        let at = |p: &Parzen| p.log_pdf(&[vec![0.5625]])[0].exp();
-        assert!(at(&binned) < at(&bare));
-        if let Dim::Num { sigmas, .. } = &binned.dims[0] {
-            assert!(sigmas[..10].iter().all(|s| *s >= 0.125 / 12f64.sqrt()), "{sigmas:?}");
+    fn grid_kernels_are_distributions_over_the_grid_values() {
+        use crate::distribution::Distribution;
+        // Ten trials at the same integer of 0..=7 (slices of 1/8), and a
+        // log-integer axis with uneven slices: in both, the probabilities
+        // of the grid values sum to one, and the repeated value gets the
+        // most but never more than everything, however narrow its kernels
+        // (a plain normal would put a density of ~5 there).
+        for (dist, at) in [(Distribution::int(0, 7), 4.0), (Distribution::int_log(1, 100), 3.0)] {
+            let axis = UnitAxis::new(&dist).unwrap();
+            let xs = vec![vec![axis.encode(at); 10]];
+            let p = Parzen::with_grids(&[DimKind::Numerical], xs, &[Some(axis.clone())], &[1.0; 10], opts(true));
+            let values: Vec<f64> = match &dist {
+                Distribution::Int { low, high, .. } => (*low..=*high).map(|v| v as f64).collect(),
+                _ => unreachable!(),
+            };
+            let probs: Vec<f64> =
+                p.log_pdf(&values.iter().map(|&v| vec![axis.encode(v)]).collect::<Vec<_>>()).iter().map(|l| l.exp()).collect();
+            let total: f64 = probs.iter().sum();
+            assert!((total - 1.0).abs() < 1e-2, "{dist:?}: {total}");
+            let top = values.iter().position(|&v| v == at).unwrap();
+            assert!(probs.iter().all(|&q| q <= probs[top]) && probs[top] < 1.0, "{probs:?}");
         }
-        let n = 20_000;
-        let grid: Vec<Vec<f64>> = (0..n).map(|i| vec![(i as f64 + 0.5) / n as f64]).collect();
-        let integral: f64 = binned.log_pdf(&grid).iter().map(|l| l.exp() / n as f64).sum();
-        assert!((integral - 1.0).abs() < 1e-3, "{integral}");
     }
 
     #[test]
