@@ -97,8 +97,16 @@ struct GridKernels<'a> {
 }
 
 impl<'a> GridKernels<'a> {
-    /// `num[s * stride]` and `sigma[s * stride]`: member `s`'s centre and width here.
-    fn new(axis: &'a UnitAxis, pos: usize, active: &[usize], num: &[f64], sigma: &[f64], stride: usize, floor: f64) -> Self {
+    /// `num[s * stride + dim]` and `sigma[s * stride + dim]`: member `s`'s
+    /// centre and width in this dimension.
+    fn new(
+        axis: &'a UnitAxis,
+        pos: usize,
+        active: &[usize],
+        (num, sigma): (&[f64], &[f64]),
+        (dim, stride): (usize, usize),
+        floor: f64,
+    ) -> Self {
         let phi = PhiTable::get();
         let n = axis.grid_len();
         let step = axis.unit_step().filter(|_| n <= MAX_TABLED_GRID);
@@ -113,7 +121,7 @@ impl<'a> GridKernels<'a> {
         };
         let (mut mus, mut inv_sigmas, mut cells) = (vec![], vec![], vec![]);
         for &s in active {
-            let (mu, sg) = (num[s * stride], sigma[s * stride]);
+            let (mu, sg) = (num[s * stride + dim], sigma[s * stride + dim]);
             mus.push(mu);
             inv_sigmas.push(1.0 / sg);
             cells.push(if step.is_some() && sg == floor { axis.grid_index(mu) as i64 } else { -1 });
@@ -346,7 +354,7 @@ impl JointAbove {
         let mut grid_kernels: Vec<GridKernels> = (0..n_num)
             .filter_map(|i| {
                 let axis = self.grids[i].as_ref()?;
-                Some(GridKernels::new(axis, num_pos[i], &active, &self.num[i..], &self.sigma[i..], n_num, self.floor))
+                Some(GridKernels::new(axis, num_pos[i], &active, (&self.num, &self.sigma), (i, n_num), self.floor))
             })
             .collect();
         grid_kernels.sort_by_key(|g| g.table.is_empty());
@@ -459,6 +467,29 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn an_estimator_without_members_is_the_prior() {
+        // All of a group's trials can be "below" (a conditional branch
+        // only the best trials took), before or after any was above;
+        // g(x) is then the prior alone.
+        let o = ParzenOptions { prior_weight: 1.0, magic_clip: true, consider_endpoints: false, multivariate: true };
+        let kinds = [DimKind::Numerical, DimKind::Numerical];
+        let grids = [None, UnitAxis::new(&crate::distribution::Distribution::int(0, 7))];
+        let exact = |xs: &[Vec<f64>]| Parzen::with_grids(&kinds, vec![vec![], vec![]], &grids, &[], o).log_pdf(xs);
+        let xs = vec![vec![0.2, 0.0625], vec![0.9, 0.9375]];
+        let mut never = JointAbove::new(&kinds, &grids, o);
+        for (a, b) in never.log_pdf(&xs).iter().zip(&exact(&xs)) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        let mut g = JointAbove::new(&kinds, &grids, o);
+        g.insert(0, &[0.3, 0.0625]);
+        g.remove(0);
+        let xs = vec![vec![0.2, 0.0625], vec![0.9, 0.9375]];
+        for (a, b) in g.log_pdf(&xs).iter().zip(&exact(&xs)) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+    }
 
     #[test]
     fn joint_estimator_matches_the_exact_mixture() {

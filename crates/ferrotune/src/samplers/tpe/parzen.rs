@@ -203,8 +203,8 @@ pub struct ParzenOptions {
     pub magic_clip: bool,
     pub consider_endpoints: bool,
     /// Optuna 5's rules (multivariate TPE): widths from the neighbours
-    /// among the observations alone, grid slices widening discrete
-    /// kernels, categorical smoothing fading as prior_weight / (n + 1).
+    /// among the observations alone, kernels discretised on grid axes
+    /// (Optuna's exact masses), categorical smoothing fading as prior_weight / (n + 1).
     /// Off (univariate TPE): Optuna's older rules, with the prior's centre
     /// among the neighbours and smoothing by prior_weight / choices.
     pub multivariate: bool,
