@@ -318,7 +318,9 @@ def main():
             cells = []
             for c in cps:
                 col = sorted(r[1][c - 1] for r in runs)
-                mean = sum(col) / len(col)
+                # Correctly rounded, so equal totals give equal means (the
+                # network's errors are multiples of 1/400 and do tie).
+                mean = math.fsum(col) / len(col)
                 means[(pr, s, c)] = mean
                 med = col[len(col) // 2] if len(col) % 2 else 0.5 * (col[len(col) // 2 - 1] + col[len(col) // 2])
                 cells.append(f"{fmt(mean)} / {fmt(med)}")
