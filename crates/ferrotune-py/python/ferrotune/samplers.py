@@ -97,16 +97,17 @@ class GridSampler(BaseSampler):
 class TPESampler(BaseSampler):
     """Tree-structured Parzen Estimator (Bergstra et al. 2011; Watanabe 2023).
 
-    ferrotune's default is multivariate (a joint model of the parameters),
-    which it measured to be better; ``multivariate=False`` gives Optuna's
-    default univariate TPE."""
+    Defaults as Optuna 5's for one objective: multivariate (a joint model of
+    the parameters every trial has), ``group=False`` (the parameters of a
+    conditional space that only some trials have are sampled one at a
+    time); ``multivariate=False`` gives the univariate TPE."""
 
     _kind = "tpe"
 
     def __init__(self, *, consider_prior: bool = True, prior_weight: float = 1.0, consider_magic_clip: bool = True,
                  consider_endpoints: bool = False, n_startup_trials: int = 10, n_ei_candidates: int = 24,
                  gamma: Any = None, weights: Any = None, seed: Optional[int] = None, multivariate: bool = True,
-                 group: bool = True, warn_independent_sampling: bool = True, constant_liar: bool = False,
+                 group: bool = False, warn_independent_sampling: bool = True, constant_liar: bool = False,
                  constraints_func: Optional[Callable[[Any], Sequence[float]]] = None,
                  categorical_distance_func: Any = None) -> None:
         if not consider_prior:

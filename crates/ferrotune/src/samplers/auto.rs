@@ -9,7 +9,10 @@
 //!   deep-learning studies afford; NSGA-II needs generations of 50);
 //! - **a conditional space** (parameters present in some trials and not
 //!   others) → TPE, multivariate and grouped, which models absent
-//!   parameters natively; the GP sees only the parameters every trial has;
+//!   parameters natively; the GP sees only the parameters every trial has
+//!   (grouped here though TPE's own default is not: on the benchmark's
+//!   conditional space auto's mean regret at 60 trials is 0.158 grouped,
+//!   0.183 not, 30 seeds — where TPE alone does better ungrouped);
 //! - **a long study** (more than `gp_max_trials` complete trials) → TPE,
 //!   whose cost grows slowly where a GP's fit grows cubically and its gain
 //!   over TPE has been earned by then;
