@@ -324,18 +324,15 @@ impl JointAbove {
         let mut cand_cat: Vec<Vec<f64>> = Vec::with_capacity(n_c);
         let mut prior_sq = Vec::with_capacity(n_c);
         // Position in a candidate of each numerical dimension.
-        let mut num_pos = Vec::with_capacity(n_num);
+        let num_pos: Vec<usize> = (0..self.kinds.len()).filter(|&d| self.kinds[d] == DimKind::Numerical).collect();
         for x in xs {
             let start = feats.len();
             feats.resize(start + 2 * n_num, 0.0);
             let mut cats = Vec::with_capacity(self.cat_k.len());
             let (mut i, mut p2) = (0, 0.0);
-            for (pos, (k, &v)) in self.kinds.iter().zip(x).enumerate() {
+            for (k, &v) in self.kinds.iter().zip(x) {
                 match k {
                     DimKind::Numerical => {
-                        if num_pos.len() < n_num {
-                            num_pos.push(pos);
-                        }
                         if self.grids[i].is_none() {
                             feats[start + i] = v * v;
                             feats[start + n_num + i] = v;
