@@ -51,6 +51,9 @@ pub(super) struct JointAbove {
     grids: Vec<Option<UnitAxis>>,
     /// Numerical coordinates, slot after slot (n_num per slot).
     num: Vec<f64>,
+    /// The grid cell of each of those coordinates (−1 off a grid), found
+    /// once at insertion rather than on every ask.
+    cell: Vec<i64>,
     /// Categorical choices, slot after slot.
     cat: Vec<f64>,
     /// Per numerical dimension, the active members as (coordinate, trial
@@ -97,13 +100,13 @@ struct GridKernels<'a> {
 }
 
 impl<'a> GridKernels<'a> {
-    /// `num[s * stride + dim]` and `sigma[s * stride + dim]`: member `s`'s
-    /// centre and width in this dimension.
+    /// `num[s * stride + dim]`, `sigma[…]` and `cell[…]`: member `s`'s
+    /// centre, width and grid cell in this dimension.
     fn new(
         axis: &'a UnitAxis,
         pos: usize,
         active: &[usize],
-        (num, sigma): (&[f64], &[f64]),
+        (num, sigma, cell): (&[f64], &[f64], &[i64]),
         (dim, stride): (usize, usize),
         floor: f64,
     ) -> Self {
@@ -121,10 +124,10 @@ impl<'a> GridKernels<'a> {
         };
         let (mut mus, mut inv_sigmas, mut cells) = (vec![], vec![], vec![]);
         for &s in active {
-            let (mu, sg) = (num[s * stride + dim], sigma[s * stride + dim]);
-            mus.push(mu);
-            inv_sigmas.push(1.0 / sg);
-            cells.push(if step.is_some() && sg == floor { axis.grid_index(mu) as i64 } else { -1 });
+            let i = s * stride + dim;
+            mus.push(num[i]);
+            inv_sigmas.push(1.0 / sigma[i]);
+            cells.push(if step.is_some() && sigma[i] == floor { cell[i] } else { -1 });
         }
         GridKernels { axis, pos, mus, inv_sigmas, cells, table }
     }
@@ -165,6 +168,7 @@ impl JointAbove {
             n_active: 0,
             grids,
             num: vec![],
+            cell: vec![],
             cat: vec![],
             sorted: vec![vec![]; n_num],
             dirty: vec![vec![]; n_num],
@@ -189,9 +193,14 @@ impl JointAbove {
                 self.slot_of[row] = slot;
                 self.rows.push(row);
                 self.active.push(false);
+                let mut i = 0;
                 for (k, &v) in self.kinds.iter().zip(x) {
                     match k {
-                        DimKind::Numerical => self.num.push(v),
+                        DimKind::Numerical => {
+                            self.num.push(v);
+                            self.cell.push(self.grids[i].as_ref().map_or(-1, |a| a.grid_index(v) as i64));
+                            i += 1;
+                        }
                         DimKind::Categorical(_) => self.cat.push(v),
                     }
                 }
@@ -351,7 +360,7 @@ impl JointAbove {
         let mut grid_kernels: Vec<GridKernels> = (0..n_num)
             .filter_map(|i| {
                 let axis = self.grids[i].as_ref()?;
-                Some(GridKernels::new(axis, num_pos[i], &active, (&self.num, &self.sigma), (i, n_num), self.floor))
+                Some(GridKernels::new(axis, num_pos[i], &active, (&self.num, &self.sigma, &self.cell), (i, n_num), self.floor))
             })
             .collect();
         grid_kernels.sort_by_key(|g| g.table.is_empty());
