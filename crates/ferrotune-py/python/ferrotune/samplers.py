@@ -140,7 +140,7 @@ class GPSampler(BaseSampler):
 
 
 class CmaEsSampler(BaseSampler):
-    """CMA-ES with IPOP restarts and the integer margin."""
+    """CMA-ES (active, orthogonal sampling) with IPOP restarts and the integer margin."""
 
     _kind = "cmaes"
 
