@@ -5,7 +5,7 @@
 //! Margin", GECCO 2022). Its update equals the `cmaes` package's (tested
 //! line by line); where it differs is how a generation's normal draws are
 //! made: by orthogonal sampling (Wang, Emmerich & Bäck 2019, see
-//! [`orthogonal_z`]), which a tuner's few generations profit from.
+//! [`block_basis`]), which a tuner's few generations profit from.
 //!
 //! It searches the unit cube of the study's numerical parameters (log ones
 //! in log space). Categorical parameters are not modelled: they are drawn by
@@ -308,6 +308,9 @@ impl Cma {
     }
 }
 
+/// A block's basis, keyed by (restart, n, block).
+type CachedBasis = ((u32, usize, u64), Vec<Vec<f64>>);
+
 /// The CMA-ES sampler.
 pub struct CmaEsSampler {
     seed: u64,
@@ -315,6 +318,9 @@ pub struct CmaEsSampler {
     random: RandomSampler,
     obs: SharedObservations,
     cache: Mutex<Option<Replay>>,
+    /// The last block's basis, keyed by (restart, n, block): its n trials
+    /// share it, so it is built once rather than once per ask.
+    basis: Mutex<Option<CachedBasis>>,
 }
 
 /// A replayed state: the restart and the generation it is at, plus the
@@ -343,6 +349,7 @@ impl CmaEsSampler {
             random: RandomSampler::new(Some(seed)),
             obs: SharedObservations::default(),
             cache: Mutex::new(None),
+            basis: Mutex::new(None),
         }
     }
 
@@ -358,6 +365,18 @@ impl CmaEsSampler {
         };
         let steps = axes.iter().map(|a| if self.opts.with_margin { a.unit_step() } else { None }).collect();
         Cma::new(mean, self.opts.sigma0.unwrap_or(1.0 / 6.0), lambda, steps)
+    }
+
+    /// Trial `number`'s z by orthogonal sampling ([`block_basis`]), the
+    /// block's basis built once for its n trials.
+    fn orthogonal_z(&self, restart: u32, n: usize, number: u64) -> Vec<f64> {
+        let key = (restart, n, number / n as u64);
+        let mut cached = self.basis.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.as_ref().is_none_or(|(k, _)| *k != key) {
+            *cached = Some((key, block_basis(self.seed, restart, n, key.2)));
+        }
+        let (_, basis) = cached.as_ref().expect("just set");
+        scaled(&basis[(number % n as u64) as usize], self.seed, restart, number)
     }
 
     /// The state after every finished generation of the stored trials:
@@ -409,7 +428,8 @@ impl CmaEsSampler {
     }
 }
 
-/// The standard normal z of trial `number` by orthogonal sampling (Wang,
+
+/// Orthogonal sampling of CMA-ES's standard normal z's (Wang,
 /// Emmerich & Bäck, "Mirrored orthogonal sampling for covariance matrix
 /// adaptation evolution strategies", Evolutionary Computation 2019): trials
 /// are taken in blocks of n consecutive numbers, and a block's z's are n
@@ -418,14 +438,14 @@ impl CmaEsSampler {
 /// more evenly than independent draws, which matters when a study has only
 /// a few generations. Blocks follow trial numbers, not generations, so
 /// workers asking at once get different z's without coordinating.
-fn orthogonal_z(seed: u64, restart: u32, n: usize, number: u64) -> Vec<f64> {
-    let (block, k) = (number / n as u64, (number % n as u64) as usize);
-    // The block's first k + 1 Gaussian vectors (drawn in order, so every
-    // trial of the block sees the same ones), orthonormalised by modified
-    // Gram–Schmidt; the k-th direction then gets its own chi(n) length.
+///
+/// This is one block's n directions: n Gaussian vectors (drawn in order
+/// from the block's own stream), orthonormalised by modified Gram–Schmidt;
+/// trial `block · n + k` takes direction k with its own chi(n) length.
+fn block_basis(seed: u64, restart: u32, n: usize, block: u64) -> Vec<Vec<f64>> {
     let mut rng = rng_for(seed, block, &format!("cma-orthogonal/{restart}/{n}"));
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(k + 1);
-    for _ in 0..=k {
+    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(n);
+    for _ in 0..n {
         let mut v: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
         for b in &basis {
             let dot: f64 = v.iter().zip(b).map(|(a, b)| a * b).sum();
@@ -434,9 +454,14 @@ fn orthogonal_z(seed: u64, restart: u32, n: usize, number: u64) -> Vec<f64> {
         let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-300);
         basis.push(v.into_iter().map(|a| a / norm).collect());
     }
+    basis
+}
+
+/// A unit direction given trial `number`'s own chi(n) length.
+fn scaled(direction: &[f64], seed: u64, restart: u32, number: u64) -> Vec<f64> {
     let mut rng = rng_for(seed, number, &format!("cma-orthogonal-length/{restart}"));
-    let length = (0..n).map(|_| rng.sample::<f64, _>(StandardNormal).powi(2)).sum::<f64>().sqrt();
-    basis[k].iter().map(|a| a * length).collect()
+    let length = (0..direction.len()).map(|_| rng.sample::<f64, _>(StandardNormal).powi(2)).sum::<f64>().sqrt();
+    direction.iter().map(|a| a * length).collect()
 }
 
 fn numeric(space: SearchSpace) -> SearchSpace {
@@ -466,7 +491,7 @@ impl Sampler for CmaEsSampler {
         let space_key: String = space.keys().cloned().collect::<Vec<_>>().join(",");
         let (restart, cma) = self.replay(study, &space_key, &axes)?;
         let mut rng = rng_for(self.seed, trial.number, "cma");
-        let x = cma.sample(&mut rng, Some(orthogonal_z(self.seed, restart, axes.len(), trial.number)));
+        let x = cma.sample(&mut rng, Some(self.orthogonal_z(restart, axes.len(), trial.number)));
         let values = space.keys().zip(&axes).zip(&x).map(|((k, a), &u)| (k.clone(), a.decode(u))).collect();
         let tag = Tag { space: space_key, restart, generation: cma.generation, x };
         Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
@@ -563,6 +588,11 @@ mod tests {
         assert!(close(&c.pc, &[0.1183173317, -0.0738692493, -0.1981407831]), "{:?}", c.pc);
     }
 
+    /// Trial `number`'s z, its block's basis built afresh.
+    fn orthogonal_z(seed: u64, restart: u32, n: usize, number: u64) -> Vec<f64> {
+        scaled(&block_basis(seed, restart, n, number / n as u64)[(number % n as u64) as usize], seed, restart, number)
+    }
+
     /// Orthogonal sampling: the z's of one block of n trial numbers are
     /// mutually orthogonal, and each is still a standard normal draw (over
     /// many blocks every coordinate has mean ~0 and variance ~1).
@@ -578,6 +608,11 @@ mod tests {
         }
         assert_ne!(orthogonal_z(7, 0, n, 8), orthogonal_z(7, 0, n, 12), "another block, other directions");
         assert_ne!(orthogonal_z(7, 0, n, 8), orthogonal_z(7, 1, n, 8), "another restart, other directions");
+        // Through the cache, asked out of order, the same z's as built afresh.
+        let sampler = CmaEsSampler::new(Some(7), CmaEsOptions::default());
+        for t in [8, 9, 3, 11, 8, 40] {
+            assert_eq!(sampler.orthogonal_z(0, n, t), orthogonal_z(7, 0, n, t), "the cached basis, trial {t}");
+        }
         let zs: Vec<Vec<f64>> = (0..8000).map(|t| orthogonal_z(3, 0, n, t)).collect();
         for i in 0..n {
             let m = zs.iter().map(|z| z[i]).sum::<f64>() / zs.len() as f64;
