@@ -264,7 +264,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    /// Migrates the database at `path` to [`SCHEMA_VERSION`] in one
+    /// Migrates the database at `path` to the current `SCHEMA_VERSION` in one
     /// transaction; returns the version it had. The file must exist.
     pub fn upgrade(path: impl AsRef<Path>) -> Result<i64> {
         let path = path.as_ref();

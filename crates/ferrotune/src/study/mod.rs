@@ -449,7 +449,7 @@ impl Study {
     /// the study's grace period), as `optimize` does, so a crash is
     /// detected — at once from this machine's pid space, from elsewhere
     /// once its heartbeat is older than the grace period. Keep it alive with
-    /// [`Storage::heartbeat`](crate::storage::Storage::heartbeat) every
+    /// [`Storage::heartbeat`] every
     /// [`Study::heartbeat_interval`] while it runs (the Python package does).
     pub fn ask_owned(&self) -> Result<Trial> {
         self.ask_as(Some(self.owner()))
