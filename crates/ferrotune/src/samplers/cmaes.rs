@@ -163,9 +163,8 @@ impl Cma {
     /// A point for one trial: `first` (a standard normal z) if it lands
     /// inside the unit box, else fresh draws until one does (up to 100
     /// times), then clipped.
-    fn sample(&self, rng: &mut impl Rng, first: Option<Vec<f64>>) -> Vec<f64> {
+    fn sample(&self, rng: &mut impl Rng, mut first: Option<Vec<f64>>) -> Vec<f64> {
         let mut x = vec![0.0; self.n];
-        let mut first = first;
         for _ in 0..100 {
             let z: Vec<f64> = first.take().unwrap_or_else(|| (0..self.n).map(|_| std_normal(rng)).collect());
             let y = self.y_of(&z);
@@ -427,7 +426,6 @@ impl CmaEsSampler {
         Ok((r.restart, r.cma.clone()))
     }
 }
-
 
 /// Orthogonal sampling of CMA-ES's standard normal z's (Wang,
 /// Emmerich & Bäck, "Mirrored orthogonal sampling for covariance matrix
