@@ -17,6 +17,10 @@ keeps every run's curve. `benchmarks/results/quality-30-seeds.json.gz` holds
 the curves of the 30-seed run in docs/benchmarks.md (every sampler, Optuna's
 included): `--reuse` it with `--rerun ferrotune:gp` (say) to measure a change
 to one sampler against all the others without re-running them.
+`benchmarks/results/quality-130-seeds-tpe-cmaes.json.gz` holds 130 seeds of
+the TPE and CMA-ES pairs on the ten fast problems; with `--options '{...}'`
+(keyword arguments for ferrotune's samplers) and `--against` that file, a
+non-default option is measured against the defaults in seconds.
 """
 
 import argparse
@@ -223,19 +227,21 @@ PROBLEMS = {
 # ---- samplers ----------------------------------------------------------------------------------
 
 
-def make_sampler(name, seed):
+def make_sampler(name, seed, options=None):
+    """`options`: keyword arguments for ferrotune's samplers (--options)."""
     lib, kind = name.split(":")
     if lib == "ferrotune":
         import ferrotune as m
     else:
         import optuna as m
     s = m.samplers
+    kw = dict(options or {}) if lib == "ferrotune" else {}
     return {
-        "auto": lambda: s.AutoSampler(seed=seed),
-        "tpe": lambda: s.TPESampler(seed=seed),
-        "gp": lambda: s.GPSampler(seed=seed),
-        "cmaes": lambda: s.CmaEsSampler(seed=seed),
-        "random": lambda: s.RandomSampler(seed=seed),
+        "auto": lambda: s.AutoSampler(seed=seed, **kw),
+        "tpe": lambda: s.TPESampler(seed=seed, **kw),
+        "gp": lambda: s.GPSampler(seed=seed, **kw),
+        "cmaes": lambda: s.CmaEsSampler(seed=seed, **kw),
+        "random": lambda: s.RandomSampler(seed=seed, **kw),
     }[kind](), m
 
 
@@ -244,9 +250,9 @@ SAMPLERS = ["ferrotune:auto", "ferrotune:gp", "ferrotune:tpe", "ferrotune:cmaes"
 
 
 def run_one(args):
-    problem, sampler_name, seed, n = args
+    problem, sampler_name, seed, n, options = args
     f, optimum, _ = PROBLEMS[problem]
-    sampler, lib = make_sampler(sampler_name, seed)
+    sampler, lib = make_sampler(sampler_name, seed, options)
     if lib.__name__ == "optuna":
         lib.logging.set_verbosity(lib.logging.ERROR)
         warnings.simplefilter("ignore")
@@ -285,7 +291,19 @@ def main():
     p.add_argument("--reuse", help="a --json file of an earlier run: its curves stand in for every (problem, sampler) "
                                    "not in --rerun, so one changed sampler can be measured again without the rest")
     p.add_argument("--rerun", default="", help="with --reuse: the samplers to run again (comma-separated)")
+    p.add_argument("--options", default="{}",
+                   help="JSON keyword arguments for ferrotune's samplers in this run (e.g. '{\"gamma\": 0.15}' with "
+                        "--samplers ferrotune:tpe), to measure a non-default option")
+    p.add_argument("--against", help="a --json file of the same samplers with other code or options: print, per "
+                                     "problem and checkpoint, how far this run's means are from its, in standard errors")
     a = p.parse_args()
+    try:
+        options = json.loads(a.options)
+        for s in a.samplers.split(","):
+            if options and s.startswith("ferrotune:"):
+                make_sampler(s, 0, options)  # an unknown option fails here, not in every worker
+    except (ValueError, TypeError) as e:
+        p.error(f"--options: {e}")
     problems = a.problems.split(",")
     samplers = a.samplers.split(",")
     results = {}
@@ -296,7 +314,7 @@ def main():
                 pr, s = key.split("|")
                 if pr in problems and s in samplers and s not in rerun:
                     results[(pr, s)] = [tuple(r) for r in runs]
-    jobs = [(pr, s, seed, a.trials) for pr in problems for s in samplers for seed in range(a.first_seed, a.first_seed + a.seeds) if (pr, s) not in results]
+    jobs = [(pr, s, seed, a.trials, options) for pr in problems for s in samplers for seed in range(a.first_seed, a.first_seed + a.seeds) if (pr, s) not in results]
     # Slow jobs first, so the pool ends together.
     jobs.sort(key=lambda j: (j[1] != "optuna:gp", j[0] != "mlp-digits"))
     ctx = mp.get_context("spawn")
@@ -368,6 +386,41 @@ def main():
             se = math.sqrt(s1 * s1 + s2 * s2)
             cells.append(f"{(m1 - m2) / se:+.1f}" if se > 0 else "0")
         print(f"| {pr} | " + " | ".join(cells) + " |")
+    if a.against:
+        # Only the samplers this invocation ran (not those reused).
+        compare(results, a.against, problems, [s for s in samplers if any(j[1] == s for j in jobs)], cps)
+
+
+def compare(results, path, problems, samplers, cps):
+    """This run against another of the same samplers: per problem and
+    checkpoint (this − that) / √(se₁² + se₂²), and the sum over problems
+    (of n independent z-scores, beyond ±2√n is unlikely to be noise)."""
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as fh:
+        other = {tuple(k.split("|")): v for k, v in json.load(fh).items()}
+
+    def mean_se(runs, c):
+        v = [r[1][c - 1] for r in runs]
+        m = math.fsum(v) / len(v)
+        return m, math.sqrt(math.fsum((x - m) ** 2 for x in v) / max(1, len(v) - 1) / len(v))
+
+    for s in samplers:
+        rows = [pr for pr in problems if (pr, s) in other]
+        if not rows:
+            continue
+        print(f"\n{s} against {path} (negative: this run better):\n")
+        print("| problem | " + " | ".join(f"z @{c}" for c in cps) + " |")
+        print("|---|" + "---:|" * len(cps))
+        sums = [0.0] * len(cps)
+        for pr in rows:
+            cells = []
+            for i, c in enumerate(cps):
+                (m1, s1), (m2, s2) = mean_se(results[(pr, s)], c), mean_se(other[(pr, s)], c)
+                se = math.sqrt(s1 * s1 + s2 * s2)
+                z = (m1 - m2) / se if se > 0 else 0.0
+                sums[i] += z
+                cells.append(f"{z:+.1f}")
+            print(f"| {pr} | " + " | ".join(cells) + " |")
+        print(f"| sum ({len(rows)} problems) | " + " | ".join(f"{z:+.1f}" for z in sums) + " |")
 
 
 if __name__ == "__main__":
