@@ -297,23 +297,22 @@ def main():
     p.add_argument("--against", help="a --json file of the same samplers with other code or options: print, per "
                                      "problem and checkpoint, how far this run's means are from its, in standard errors")
     a = p.parse_args()
+    problems = a.problems.split(",")
+    samplers = a.samplers.split(",")
     try:
         options = json.loads(a.options)
-        for s in a.samplers.split(","):
+        for s in samplers:
             if options and s.startswith("ferrotune:"):
                 make_sampler(s, 0, options)  # an unknown option fails here, not in every worker
     except (ValueError, TypeError) as e:
         p.error(f"--options: {e}")
-    problems = a.problems.split(",")
-    samplers = a.samplers.split(",")
     results = {}
     if a.reuse:
         rerun = set(a.rerun.split(",")) if a.rerun else set()
-        with (gzip.open(a.reuse, "rt") if a.reuse.endswith(".gz") else open(a.reuse)) as fh:
-            for key, runs in json.load(fh).items():
-                pr, s = key.split("|")
-                if pr in problems and s in samplers and s not in rerun:
-                    results[(pr, s)] = [tuple(r) for r in runs]
+        for key, runs in read_runs(a.reuse).items():
+            pr, s = key.split("|")
+            if pr in problems and s in samplers and s not in rerun:
+                results[(pr, s)] = [tuple(r) for r in runs]
     jobs = [(pr, s, seed, a.trials, options) for pr in problems for s in samplers for seed in range(a.first_seed, a.first_seed + a.seeds) if (pr, s) not in results]
     # Slow jobs first, so the pool ends together.
     jobs.sort(key=lambda j: (j[1] != "optuna:gp", j[0] != "mlp-digits"))
@@ -371,38 +370,42 @@ def main():
           "checkpoint (negative: ferrotune ahead; beyond ±2 is unlikely to be seed noise):\n")
     print("| problem | " + " | ".join(pairs) + " |")
     print("|---|" + "---:|" * len(pairs))
-    last = cps[-1]
-
-    def mean_se(runs):
-        v = [r[1][last - 1] for r in runs]
-        m = sum(v) / len(v)
-        var = sum((x - m) ** 2 for x in v) / max(1, len(v) - 1)
-        return m, math.sqrt(var / len(v))
-
     for pr in problems:
         cells = []
         for kind in pairs:
-            (m1, s1), (m2, s2) = mean_se(results[(pr, f"ferrotune:{kind}")]), mean_se(results[(pr, f"optuna:{kind}")])
-            se = math.sqrt(s1 * s1 + s2 * s2)
-            cells.append(f"{(m1 - m2) / se:+.1f}" if se > 0 else "0")
+            z = z_score(results[(pr, f"ferrotune:{kind}")], results[(pr, f"optuna:{kind}")], cps[-1])
+            cells.append("0" if z is None else f"{z:+.1f}")
         print(f"| {pr} | " + " | ".join(cells) + " |")
     if a.against:
         # Only the samplers this invocation ran (not those reused).
-        compare(results, a.against, problems, [s for s in samplers if any(j[1] == s for j in jobs)], cps)
+        ran = {j[1] for j in jobs}
+        compare(results, a.against, problems, [s for s in samplers if s in ran], cps)
+
+
+def read_runs(path):
+    """A --json file (gzipped if it ends in .gz): "problem|sampler" -> runs."""
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as fh:
+        return json.load(fh)
+
+
+def z_score(runs_a, runs_b, c):
+    """(mean a − mean b) / √(se_a² + se_b²) of the regret at checkpoint c;
+    None where both standard errors are 0."""
+    def mean_se(runs):
+        v = [r[1][c - 1] for r in runs]
+        m = math.fsum(v) / len(v)
+        return m, math.sqrt(math.fsum((x - m) ** 2 for x in v) / max(1, len(v) - 1) / len(v))
+
+    (m1, s1), (m2, s2) = mean_se(runs_a), mean_se(runs_b)
+    se = math.sqrt(s1 * s1 + s2 * s2)
+    return (m1 - m2) / se if se > 0 else None
 
 
 def compare(results, path, problems, samplers, cps):
     """This run against another of the same samplers: per problem and
     checkpoint (this − that) / √(se₁² + se₂²), and the sum over problems
     (of n independent z-scores, beyond ±2√n is unlikely to be noise)."""
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as fh:
-        other = {tuple(k.split("|")): v for k, v in json.load(fh).items()}
-
-    def mean_se(runs, c):
-        v = [r[1][c - 1] for r in runs]
-        m = math.fsum(v) / len(v)
-        return m, math.sqrt(math.fsum((x - m) ** 2 for x in v) / max(1, len(v) - 1) / len(v))
-
+    other = {tuple(k.split("|")): v for k, v in read_runs(path).items()}
     for s in samplers:
         rows = [pr for pr in problems if (pr, s) in other]
         if not rows:
@@ -414,9 +417,7 @@ def compare(results, path, problems, samplers, cps):
         for pr in rows:
             cells = []
             for i, c in enumerate(cps):
-                (m1, s1), (m2, s2) = mean_se(results[(pr, s)], c), mean_se(other[(pr, s)], c)
-                se = math.sqrt(s1 * s1 + s2 * s2)
-                z = (m1 - m2) / se if se > 0 else 0.0
+                z = z_score(results[(pr, s)], other[(pr, s)], c) or 0.0
                 sums[i] += z
                 cells.append(f"{z:+.1f}")
             print(f"| {pr} | " + " | ".join(cells) + " |")
