@@ -331,3 +331,32 @@ fn gp_reaches_the_exact_optimum_of_a_discrete_space() {
     }
     assert!(exact >= 2, "exact optimum in {exact}/3 runs");
 }
+
+/// In a conditional space GP-BO models the parameters only some trials
+/// have: here `y` exists only when `opt` is "adam", where the optimum is.
+/// Modelling only the parameters every trial has (`opt` alone), as it once
+/// did, would leave `y` to random search: the last five trials would all
+/// fall within 0.05 of the optimum with probability 1e-5.
+#[test]
+fn gp_models_the_parameters_of_a_conditional_space() {
+    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let opt = t.suggest_categorical("opt", ["sgd", "adam"])?;
+        Ok(if opt == "sgd" {
+            let x = t.suggest_float("x", 0.0, 1.0).sample()?;
+            0.2 + (x - 0.3).powi(2)
+        } else {
+            let y = t.suggest_float("y", 0.0, 1.0).sample()?;
+            (y - 0.7).powi(2)
+        })
+    };
+    let opts = GpOptions { n_initial_points: 8, n_candidates: 128, n_refine: 3, ..Default::default() };
+    let st = Study::builder("c").sampler(GpSampler::new(Some(4), opts)).create().unwrap();
+    st.optimize(f, Optimize::trials(25)).unwrap();
+    let trials = st.trials().unwrap();
+    for t in &trials[20..] {
+        let y = t.params.get("y").map(|p| p.internal);
+        assert!(y.is_some_and(|y| (y - 0.7).abs() < 0.05), "trial {}: {:?}", t.number, t.params);
+        // Only the parameters the objective asked for were stored.
+        assert!(!t.params.contains_key("x"), "trial {}: {:?}", t.number, t.params);
+    }
+}

@@ -40,8 +40,9 @@ class BaseSampler:
 
 
 class AutoSampler(BaseSampler):
-    """ferrotune's default: GP-BO up to ``gp_max_trials`` complete trials,
-    TPE for conditional spaces, long studies and several objectives; chosen
+    """ferrotune's default: GP-BO up to ``gp_max_trials`` complete trials
+    (conditional spaces included), TPE for long studies and several
+    objectives; chosen
     per trial from the study and stored as the trial's ``auto_sampler``
     system attribute. (Optuna has no such sampler; its default is TPE.)"""
 
@@ -127,7 +128,9 @@ class TPESampler(BaseSampler):
 
 
 class GPSampler(BaseSampler):
-    """Gaussian-process Bayesian optimisation (Matérn-5/2, log EI)."""
+    """Gaussian-process Bayesian optimisation (Matérn-5/2, log EI). In a
+    conditional space it models the union of the parameters (Optuna's
+    models only those every trial has)."""
 
     _kind = "gp"
 

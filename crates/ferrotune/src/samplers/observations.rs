@@ -33,6 +33,8 @@ pub struct Column {
     sig: u64,
     /// How many observed trials have it.
     pub count: usize,
+    /// How many observed trials have it with another distribution.
+    mismatched: usize,
 }
 
 /// The index. Create one per sampler; it follows whichever study it is
@@ -91,6 +93,7 @@ impl Observations {
                 values: vec![f64::NAN; n],
                 sig: 0,
                 count: 0,
+                mismatched: 0,
             });
             if col.dist == p.distribution {
                 col.values[i] = p.internal;
@@ -98,6 +101,8 @@ impl Observations {
                     col.sig ^= splitmix64(t.number ^ 0xA5A5_A5A5);
                     col.count += 1;
                 }
+            } else if observe {
+                col.mismatched += 1;
             }
         }
         if observe {
@@ -133,6 +138,18 @@ impl Observations {
             .collect()
     }
 
+    /// Parameters some observed trial has, each with one distribution in
+    /// every trial that has it (one whose distribution changed is left
+    /// out, as from the intersection); in order of first appearance. Equal
+    /// to [`Self::intersection`] unless the space is conditional.
+    pub fn union(&self) -> SearchSpace {
+        self.columns
+            .iter()
+            .filter(|(_, c)| c.count > 0 && c.mismatched == 0)
+            .map(|(k, c)| (k.clone(), c.dist.clone()))
+            .collect()
+    }
+
     /// Groups of parameters that occur in exactly the same observed trials.
     pub fn groups(&self) -> Vec<SearchSpace> {
         let mut groups: IndexMap<u64, SearchSpace> = IndexMap::new();
@@ -159,6 +176,13 @@ impl SharedObservations {
         let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
         o.sync(study)?;
         Ok(o.intersection())
+    }
+
+    /// The union search space of the study's observed trials.
+    pub fn union(&self, study: &Study) -> crate::Result<SearchSpace> {
+        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        o.sync(study)?;
+        Ok(o.union())
     }
 }
 
@@ -199,6 +223,33 @@ mod tests {
             assert_eq!(a, b, "round {round}");
             assert_eq!(idx.n_observed(), 5 * (round + 1));
             assert_eq!(idx.intersection().keys().collect::<Vec<_>>(), ["opt", "lr"]);
+            let mut union: Vec<String> = idx.union().keys().cloned().collect();
+            let mut seen: Vec<String> = direct.iter().flat_map(|g| g.keys().cloned()).collect();
+            union.sort();
+            seen.sort();
+            assert_eq!(union, seen, "round {round}");
         }
+    }
+
+    /// A user who widens a range mid-study: the parameter leaves the union
+    /// (as the intersection), so a model never mixes the two
+    /// distributions nor drops the newer trials.
+    #[test]
+    fn a_parameter_whose_distribution_changed_leaves_the_union() {
+        let s = Study::builder("u").sampler(crate::samplers::RandomSampler::new(Some(2))).create().unwrap();
+        for high in [1.0, 2.0] {
+            s.optimize(
+                |t: &mut Trial| -> Result<f64, ObjectiveError> {
+                    let y = t.suggest_float("y", 0.0, 1.0).sample()?;
+                    Ok(t.suggest_float("x", 0.0, high).sample()? + y)
+                },
+                Optimize::trials(3),
+            )
+            .unwrap();
+        }
+        let mut idx = super::Observations::default();
+        idx.sync(&s).unwrap();
+        assert_eq!(idx.union().keys().collect::<Vec<_>>(), ["y"]);
+        assert_eq!(idx.intersection().keys().collect::<Vec<_>>(), ["y"]);
     }
 }

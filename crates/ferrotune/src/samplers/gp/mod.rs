@@ -135,14 +135,21 @@ impl std::fmt::Debug for GpSampler {
 /// choices (categorical).
 struct Encoding {
     names: Vec<String>,
+    dists: Vec<Distribution>,
     axes: Vec<Option<UnitAxis>>,
     n_choices: Vec<usize>,
 }
+
+/// Where an absent (inactive) numerical parameter of a conditional space is
+/// encoded: the centre of its axis, so it is never further than half the
+/// axis from an active value. An absent categorical is one more choice.
+const INACTIVE: f64 = 0.5;
 
 impl Encoding {
     fn new(space: &SearchSpace) -> Encoding {
         Encoding {
             names: space.keys().cloned().collect(),
+            dists: space.values().cloned().collect(),
             axes: space.values().map(UnitAxis::new).collect(),
             n_choices: space
                 .values()
@@ -156,16 +163,117 @@ impl Encoding {
     fn is_cat(&self) -> Vec<bool> {
         self.axes.iter().map(Option::is_none).collect()
     }
-    fn encode(&self, t: &FrozenTrial) -> Vec<f64> {
-        self.names
-            .iter()
-            .zip(&self.axes)
-            .map(|(k, a)| {
-                let x = t.params[k].internal;
-                a.as_ref().map_or(x, |a| a.encode(x))
-            })
-            .collect()
+    /// The encoded coordinate of an absent parameter.
+    fn inactive(&self, t: usize) -> f64 {
+        if self.axes[t].is_none() { self.n_choices[t] as f64 } else { INACTIVE }
     }
+    /// A trial's point and which coordinates it has; `None` if it has a
+    /// parameter of the space with another distribution.
+    fn encode(&self, t: &FrozenTrial) -> Option<(Vec<f64>, Vec<bool>)> {
+        let mut x = Vec::with_capacity(self.names.len());
+        let mut active = Vec::with_capacity(self.names.len());
+        for (i, ((k, a), dist)) in self.names.iter().zip(&self.axes).zip(&self.dists).enumerate() {
+            match t.params.get(k) {
+                Some(p) if &p.distribution == dist => {
+                    x.push(a.as_ref().map_or(p.internal, |a| a.encode(p.internal)));
+                    active.push(true);
+                }
+                Some(_) => return None,
+                None => {
+                    x.push(self.inactive(i));
+                    active.push(false);
+                }
+            }
+        }
+        Some((x, active))
+    }
+    /// The position of coordinate `t`'s value `u` among its discrete values
+    /// (a choice's index, a grid position); `None` on a continuous axis.
+    fn position(&self, t: usize, u: f64) -> Option<usize> {
+        match &self.axes[t] {
+            None => Some(u as usize),
+            Some(a) if a.is_discrete() => Some(a.grid_index(u)),
+            Some(_) => None,
+        }
+    }
+}
+
+/// In a conditional space (a define-by-run objective whose choices decide
+/// which parameters exist), the observed trials fall into patterns: the set
+/// of parameters they have. The GP models the union of the parameters, an
+/// absent one at a fixed encoding (`Encoding::inactive`), and the
+/// acquisition is maximised within each pattern, over its own parameters
+/// only, so that no proposal counts on a parameter the objective would not
+/// ask for (imputation with per-pattern search, in the spirit of Lévesque
+/// et al., "Bayesian optimization for conditional hyperparameter spaces",
+/// IJCNN 2017). An unconditional space is one pattern with nothing banned,
+/// and the search is the plain one.
+#[derive(Debug, Clone, PartialEq)]
+struct Pattern {
+    active: Vec<bool>,
+    /// Per coordinate, the discrete positions a point of this pattern may
+    /// not take: the values that, observed in another pattern whose values
+    /// of this coordinate never met this pattern's, lead there (which
+    /// choice of `model` gives the `layers` parameter, say).
+    banned: Vec<Vec<usize>>,
+}
+
+impl Pattern {
+    fn allows(&self, t: usize, k: usize) -> bool {
+        !self.banned[t].contains(&k)
+    }
+    /// The choices of categorical coordinate `t` this pattern may take.
+    fn choices(&self, enc: &Encoding, t: usize) -> Vec<usize> {
+        (0..enc.n_choices[t]).filter(|&k| self.allows(t, k)).collect()
+    }
+
+    /// The patterns of the observed points (`active`: which coordinates
+    /// each has), in order of first appearance, and each point's pattern.
+    fn infer(enc: &Encoding, x: &[Vec<f64>], active: &[Vec<bool>]) -> (Vec<Pattern>, Vec<usize>) {
+        let mut masks: Vec<Vec<bool>> = vec![];
+        let of: Vec<usize> = active
+            .iter()
+            .map(|a| {
+                masks.iter().position(|m| m == a).unwrap_or_else(|| {
+                    masks.push(a.clone());
+                    masks.len() - 1
+                })
+            })
+            .collect();
+        let d = enc.names.len();
+        // Discrete positions seen, per pattern and coordinate.
+        let mut seen = vec![vec![std::collections::BTreeSet::new(); d]; masks.len()];
+        for (p, &q) in x.iter().zip(&of) {
+            for t in (0..d).filter(|&t| masks[q][t]) {
+                if let Some(k) = enc.position(t, p[t]) {
+                    seen[q][t].insert(k);
+                }
+            }
+        }
+        let patterns = (0..masks.len())
+            .map(|a| Pattern {
+                active: masks[a].clone(),
+                banned: (0..d)
+                    .map(|t| {
+                        let mut banned: Vec<usize> = (0..masks.len())
+                            .filter(|&b| b != a && masks[a][t] && masks[b][t] && seen[a][t].is_disjoint(&seen[b][t]))
+                            .flat_map(|b| seen[b][t].iter().copied())
+                            .collect();
+                        banned.sort_unstable();
+                        banned.dedup();
+                        banned
+                    })
+                    .collect(),
+            })
+            .collect();
+        (patterns, of)
+    }
+}
+
+/// Quasi-random candidates and the pattern of each.
+struct Candidates {
+    points: Vec<Vec<f64>>,
+    pattern: Vec<usize>,
 }
 
 /// (mean, std) standardisation of a vector.
@@ -183,8 +291,9 @@ struct Models {
     best: f64,
     /// The objective kernel's length scale per coordinate.
     length_scales: Vec<f64>,
-    /// The best feasible observed point (a start for the local search).
-    incumbent: Option<Vec<f64>>,
+    /// The best feasible observed point and its pattern (a start for the
+    /// local search).
+    incumbent: Option<(Vec<f64>, usize)>,
     n_obs: usize,
     /// Per constraint: its GP and the standardised feasibility threshold.
     constraints: Vec<(Gp, f64)>,
@@ -265,8 +374,8 @@ impl GpSampler {
     /// ∝ exp(acquisition) (a roulette wheel, so starts spread over the
     /// promising basins) and from the best observed point (where EI's
     /// maximiser usually is, late in a study), and keep the best result.
-    fn maximise(&self, m: &Models, enc: &Encoding, acq: Acquisition, candidates: &[Vec<f64>], number: u64) -> Vec<f64> {
-        let vals = self.values_many(m, acq, candidates);
+    fn maximise(&self, m: &Models, enc: &Encoding, pats: &[Pattern], acq: Acquisition, cands: &Candidates, number: u64) -> (Vec<f64>, usize) {
+        let vals = self.values_many(m, acq, &cands.points);
         let top = (0..vals.len()).max_by(|&a, &b| vals[a].total_cmp(&vals[b]).then(b.cmp(&a))).unwrap_or(0);
         let mut starts = vec![top];
         // Roulette without replacement over the rest, by exp(v − v_max).
@@ -284,18 +393,16 @@ impl GpSampler {
             starts.push(pick);
             w[pick] = 0.0;
         }
-        let mut points: Vec<Vec<f64>> = starts.iter().map(|&i| candidates[i].clone()).collect();
-        if let Some(inc) = &m.incumbent {
-            points.push(inc.clone());
-        }
-        let mut best: Option<(Vec<f64>, f64)> = None;
-        for p in points {
-            let (x, v) = self.local_search(m, enc, acq, p);
-            if v.is_finite() && best.as_ref().is_none_or(|b| v > b.1) {
-                best = Some((x, v));
+        let mut points: Vec<(Vec<f64>, usize)> = starts.iter().map(|&i| (cands.points[i].clone(), cands.pattern[i])).collect();
+        points.extend(m.incumbent.clone());
+        let mut best: Option<(Vec<f64>, usize, f64)> = None;
+        for (p, q) in points {
+            let (x, v) = self.local_search(m, enc, &pats[q], acq, p);
+            if v.is_finite() && best.as_ref().is_none_or(|b| v > b.2) {
+                best = Some((x, q, v));
             }
         }
-        best.map(|b| b.0).unwrap_or_else(|| candidates[top].clone())
+        best.map(|b| (b.0, b.1)).unwrap_or_else(|| (cands.points[top].clone(), cands.pattern[top]))
     }
 
     /// Local search from `x0` over a mixed space (Optuna's
@@ -304,10 +411,11 @@ impl GpSampler {
     /// grid with the others held, alternating until a full round changes
     /// nothing. L-BFGS works in coordinates divided by the length scales,
     /// where the acquisition is about equally curved in every direction.
-    fn local_search(&self, m: &Models, enc: &Encoding, acq: Acquisition, x0: Vec<f64>) -> (Vec<f64>, f64) {
+    /// Only the coordinates of `pat` move.
+    fn local_search(&self, m: &Models, enc: &Encoding, pat: &Pattern, acq: Acquisition, x0: Vec<f64>) -> (Vec<f64>, f64) {
         let d = x0.len();
-        let cont: Vec<usize> = (0..d).filter(|&t| enc.axes[t].as_ref().is_some_and(|a| !a.is_discrete())).collect();
-        let disc: Vec<usize> = (0..d).filter(|&t| !cont.contains(&t)).collect();
+        let cont: Vec<usize> = (0..d).filter(|&t| pat.active[t] && enc.axes[t].as_ref().is_some_and(|a| !a.is_discrete())).collect();
+        let disc: Vec<usize> = (0..d).filter(|&t| pat.active[t] && !cont.contains(&t)).collect();
         let mut v = self.values_many(m, acq, std::slice::from_ref(&x0))[0];
         let mut x = x0;
         // Which coordinate last changed the point (`CONT`: the continuous ones).
@@ -350,7 +458,7 @@ impl GpSampler {
                     // Nothing moved since this coordinate was searched.
                     return (x, v);
                 }
-                if self.search_discrete(m, enc, acq, t, &mut x, &mut v) {
+                if self.search_discrete(m, enc, pat, acq, t, &mut x, &mut v) {
                     last = t;
                 }
             }
@@ -376,8 +484,10 @@ impl GpSampler {
     /// exhaustive search; every choice of a categorical), else a pattern
     /// search over grid positions that tries steps of 1, 2, 4, ... either
     /// way and moves while it improves. Each round's points are evaluated
-    /// in one batch. Returns whether the point changed.
-    fn search_discrete(&self, m: &Models, enc: &Encoding, acq: Acquisition, t: usize, x: &mut [f64], v: &mut f64) -> bool {
+    /// in one batch. Values `pat` bans are skipped. Returns whether the
+    /// point changed.
+    #[allow(clippy::too_many_arguments)]
+    fn search_discrete(&self, m: &Models, enc: &Encoding, pat: &Pattern, acq: Acquisition, t: usize, x: &mut [f64], v: &mut f64) -> bool {
         let (n, cur) = match &enc.axes[t] {
             None => (enc.n_choices[t], x[t] as usize),
             Some(a) => (a.grid_len(), a.grid_index(x[t])),
@@ -402,11 +512,12 @@ impl GpSampler {
         for _ in 0..16 {
             let base = best_k;
             let ks: Vec<usize> = if exhaustive {
-                (0..n).filter(|&k| k != cur).collect()
+                (0..n).filter(|&k| k != cur && pat.allows(t, k)).collect()
             } else {
                 std::iter::successors(Some(1usize), |s| (s * 2 < n).then_some(s * 2))
                     .flat_map(|s| [base.checked_sub(s), base.checked_add(s).filter(|&k| k < n)])
                     .flatten()
+                    .filter(|&k| pat.allows(t, k))
                     .collect()
             };
             for (k, val) in ks.iter().zip(eval(&ks)) {
@@ -495,14 +606,15 @@ impl GpSampler {
         &self,
         models: &Models,
         enc: &Encoding,
-        cands: &[Vec<f64>],
+        pats: &[Pattern],
+        cands: &Candidates,
         last_tag: Option<&Tag>,
         number: u64,
-    ) -> (Vec<f64>, Option<(Vec<f64>, Vec<Vec<f64>>)>) {
+    ) -> ((Vec<f64>, usize), Option<(Vec<f64>, Vec<Vec<f64>>)>) {
         match self.opts.acquisition {
-            AcquisitionChoice::Ei => (self.maximise(models, enc, Acquisition::Ei, cands, number), None),
-            AcquisitionChoice::Pi => (self.maximise(models, enc, Acquisition::Pi, cands, number), None),
-            AcquisitionChoice::Lcb => (self.maximise(models, enc, Acquisition::Lcb, cands, number), None),
+            AcquisitionChoice::Ei => (self.maximise(models, enc, pats, Acquisition::Ei, cands, number), None),
+            AcquisitionChoice::Pi => (self.maximise(models, enc, pats, Acquisition::Pi, cands, number), None),
+            AcquisitionChoice::Lcb => (self.maximise(models, enc, pats, Acquisition::Lcb, cands, number), None),
             AcquisitionChoice::GpHedge => {
                 // Gains: each acquisition is rewarded by minus the current
                 // model's mean at what it proposed last time (skopt).
@@ -513,15 +625,16 @@ impl GpSampler {
                         gains[k] = g[k] - means[k].0;
                     }
                 }
-                let proposals: Vec<Vec<f64>> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
+                let proposals: Vec<(Vec<f64>, usize)> = [Acquisition::Ei, Acquisition::Pi, Acquisition::Lcb]
                     .iter()
-                    .map(|a| self.maximise(models, enc, *a, cands, number))
+                    .map(|a| self.maximise(models, enc, pats, *a, cands, number))
                     .collect();
                 let mx = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let w: Vec<f64> = gains.iter().map(|g| (g - mx).exp()).collect();
                 let total: f64 = w.iter().sum();
                 let pick = roulette(&w, rng_for(self.seed, number, "gp-hedge").random::<f64>() * total).unwrap_or(2);
-                (proposals[pick].clone(), Some((gains, proposals)))
+                let chosen = proposals[pick].clone();
+                (chosen, Some((gains, proposals.into_iter().map(|p| p.0).collect())))
             }
         }
     }
@@ -537,39 +650,62 @@ impl GpSampler {
         (cands, refine)
     }
 
-    fn candidates(&self, enc: &Encoding, number: u64, incumbents: &[Vec<f64>], n_obs: usize) -> Vec<Vec<f64>> {
+    /// Quasi-random candidates, dealt to the patterns in turn, then local
+    /// perturbations of the best points found so far, each in its own
+    /// pattern. A pattern's absent coordinates stay at their encoding and
+    /// its banned values are not proposed.
+    fn candidates(&self, enc: &Encoding, pats: &[Pattern], number: u64, incumbents: &[(Vec<f64>, usize)], n_obs: usize) -> Candidates {
         let d = enc.axes.len();
         let qmc = QmcSampler::new(Some(combine(&[self.seed, number, 0x6770])));
         let mut rng = rng_for(self.seed, number, "gp-candidates");
-        let mut out: Vec<Vec<f64>> = (0..self.budget(n_obs).0 as u64)
-            .map(|i| {
-                (0..d)
-                    .map(|t| {
-                        let u = qmc.point(i, t as u64);
-                        match &enc.axes[t] {
-                            None => ((u * enc.n_choices[t] as f64) as usize).min(enc.n_choices[t] - 1) as f64,
-                            Some(a) if a.is_discrete() => a.snap(u),
-                            Some(_) => u,
+        let choices: Vec<Vec<Vec<usize>>> = pats.iter().map(|p| (0..d).map(|t| p.choices(enc, t)).collect()).collect();
+        let mut out = Candidates { points: vec![], pattern: vec![] };
+        for i in 0..self.budget(n_obs).0 as u64 {
+            let q = i as usize % pats.len();
+            let pat = &pats[q];
+            let point: Option<Vec<f64>> = (0..d)
+                .map(|t| {
+                    if !pat.active[t] {
+                        return Some(enc.inactive(t));
+                    }
+                    let u = qmc.point(i, t as u64);
+                    match &enc.axes[t] {
+                        None => {
+                            let c = &choices[q][t];
+                            Some(c[((u * c.len() as f64) as usize).min(c.len() - 1)] as f64)
                         }
-                    })
-                    .collect()
-            })
-            .collect();
-        // Local perturbations of the best points found so far.
-        for inc in incumbents {
+                        Some(a) if a.is_discrete() => Some(a.snap(u)).filter(|&v| pat.allows(t, a.grid_index(v))),
+                        Some(_) => Some(u),
+                    }
+                })
+                .collect();
+            if let Some(p) = point {
+                out.points.push(p);
+                out.pattern.push(q);
+            }
+        }
+        for (inc, q) in incumbents {
+            let pat = &pats[*q];
             for _ in 0..16 {
-                out.push(
+                out.points.push(
                     (0..d)
                         .map(|t| {
-                            if enc.n_choices[t] > 0 {
-                                if rng.random::<f64>() < 0.2 { rng.random_range(0..enc.n_choices[t]) as f64 } else { inc[t] }
+                            if !pat.active[t] {
+                                inc[t]
+                            } else if enc.n_choices[t] > 0 {
+                                let c = &choices[*q][t];
+                                if rng.random::<f64>() < 0.2 { c[rng.random_range(0..c.len())] as f64 } else { inc[t] }
                             } else {
                                 let u = (inc[t] + 0.05 * crate::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12))).clamp(0.0, 1.0);
-                                enc.axes[t].as_ref().filter(|a| a.is_discrete()).map_or(u, |a| a.snap(u))
+                                match enc.axes[t].as_ref().filter(|a| a.is_discrete()) {
+                                    Some(a) => Some(a.snap(u)).filter(|&v| pat.allows(t, a.grid_index(v))).unwrap_or(inc[t]),
+                                    None => u,
+                                }
                             }
                         })
                         .collect(),
                 );
+                out.pattern.push(*q);
             }
         }
         out
@@ -602,25 +738,30 @@ impl Sampler for GpSampler {
         if study.is_multi_objective() {
             return Err(Error::Sampler("GP-BO optimises one objective; use the tpe or nsga2 sampler for several".into()));
         }
-        Ok(self.obs.intersection(study)?.into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
+        // The union: a conditional space's parameters are modelled with
+        // absent ones imputed (see `Pattern`).
+        Ok(self.obs.union(study)?.into_iter().filter(|(_, d)| d.cardinality() != Some(1)).collect())
     }
 
     fn sample_relative(&self, study: &Study, trial: &FrozenTrial, space: &SearchSpace) -> Result<RelativeSample> {
         let trials = study.trials()?;
         let sign = study.direction().sign();
-        let has = |t: &FrozenTrial| space.iter().all(|(k, d)| t.params.get(k).is_some_and(|p| &p.distribution == d));
-        let observed: Vec<&Arc<FrozenTrial>> = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete && t.value().is_some_and(f64::is_finite) && has(t))
-            .collect();
+        let enc = Encoding::new(space);
+        let (mut observed, mut x, mut active) = (vec![], vec![], vec![]);
+        for t in trials.iter().filter(|t| t.state == TrialState::Complete && t.value().is_some_and(f64::is_finite)) {
+            if let Some((p, a)) = enc.encode(t) {
+                observed.push(t);
+                x.push(p);
+                active.push(a);
+            }
+        }
         if space.is_empty() || observed.len() < self.opts.n_initial_points.max(1) {
             return Ok(RelativeSample::default());
         }
         let key = numbered_space_key(space);
-        let enc = Encoding::new(space);
         let d = enc.axes.len();
         let is_cat = enc.is_cat();
-        let x: Vec<Vec<f64>> = observed.iter().map(|t| enc.encode(t)).collect();
+        let (patterns, pattern_of) = Pattern::infer(&enc, &x, &active);
         let (y, _, _) = standardise(&observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect::<Vec<_>>());
 
         // The last GP trial's tag: warm start, hedge state.
@@ -647,24 +788,27 @@ impl Sampler for GpSampler {
         let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
         let best_feasible = (0..y.len()).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b]));
         let best = best_feasible.map_or_else(|| y.iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
-        let incumbent = best_feasible.map(|i| x[i].clone());
+        let incumbent = best_feasible.map(|i| (x[i].clone(), pattern_of[i]));
         let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
         let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len() };
 
         let mut order: Vec<usize> = (0..y.len()).collect();
         order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
-        let incumbents: Vec<Vec<f64>> = order.iter().take(5).map(|&i| x[i].clone()).collect();
-        let cands = self.candidates(&enc, trial.number, &incumbents, y.len());
+        let incumbents: Vec<(Vec<f64>, usize)> = order.iter().take(5).map(|&i| (x[i].clone(), pattern_of[i])).collect();
+        let cands = self.candidates(&enc, &patterns, trial.number, &incumbents, y.len());
 
-        let (point, hedge) = self.propose(&models, &enc, &cands, last_tag.as_ref(), trial.number);
+        let ((point, q), hedge) = self.propose(&models, &enc, &patterns, &cands, last_tag.as_ref(), trial.number);
 
+        // Only the chosen pattern's parameters: the others are absent there.
         let values: IndexMap<String, f64> = enc
             .names
             .iter()
             .zip(&enc.axes)
-            .zip(space.values())
+            .zip(&enc.dists)
             .zip(&point)
-            .map(|(((k, a), dist), &u)| (k.clone(), a.as_ref().map_or_else(|| dist.clamp_internal(u), |a| a.decode(u))))
+            .zip(&patterns[q].active)
+            .filter(|(_, on)| **on)
+            .map(|((((k, a), dist), &u), _)| (k.clone(), a.as_ref().map_or_else(|| dist.clamp_internal(u), |a| a.decode(u))))
             .collect();
         let tag = Tag { space: key, x: point, hyper, hedge };
         Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
@@ -677,5 +821,59 @@ impl Sampler for GpSampler {
         } else {
             self.random.sample_independent(study, trial, name, dist)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The benchmark's conditional shape: `model` decides whether `l2` or
+    /// `layers` and `opt` exist, and `opt` whether `momentum` does.
+    #[test]
+    fn patterns_ban_the_values_that_lead_to_other_patterns() {
+        let space: SearchSpace = [
+            ("model", Distribution::categorical(["linear", "mlp", "tree"])),
+            ("l2", Distribution::float_log(1e-6, 1.0)),
+            ("layers", Distribution::int(1, 5)),
+            ("opt", Distribution::categorical(["sgd", "adam"])),
+            ("momentum", Distribution::float(0.0, 1.0)),
+        ]
+        .into_iter()
+        .map(|(k, d)| (k.to_string(), d))
+        .collect();
+        let enc = Encoding::new(&space);
+        let n = f64::NAN; // absent
+        let rows = [
+            [0.0, 0.3, n, n, n],
+            [1.0, n, 0.25, 0.0, 0.9],
+            [1.0, n, 0.5, 1.0, n],
+            [0.0, 0.7, n, n, n],
+            [1.0, n, 0.25, 0.0, 0.1],
+        ];
+        let active: Vec<Vec<bool>> = rows.iter().map(|r| r.iter().map(|v| !v.is_nan()).collect()).collect();
+        let x: Vec<Vec<f64>> =
+            rows.iter().map(|r| r.iter().enumerate().map(|(t, v)| if v.is_nan() { enc.inactive(t) } else { *v }).collect()).collect();
+        let (pats, of) = Pattern::infer(&enc, &x, &active);
+        assert_eq!(of, [0, 1, 2, 0, 1]);
+        // linear: not "mlp" (seen only where layers exist); "tree" (never
+        // seen) stays open, so an unexplored branch can still be proposed.
+        assert_eq!(pats[0].banned[0], [1]);
+        assert_eq!(pats[0].choices(&enc, 0), [0, 2]);
+        // mlp + sgd: not "linear"; not "adam" (seen only without momentum).
+        assert_eq!(pats[1].banned[0], [0]);
+        assert_eq!(pats[1].banned[3], [1]);
+        // mlp + adam: not "sgd". `layers` took one value here and another
+        // under sgd; a discrete parameter's disjoint values count as
+        // leading elsewhere too (with more trials the sets overlap).
+        assert_eq!(pats[2].banned[3], [0]);
+        let (under_sgd, under_adam) = (enc.position(2, 0.25).unwrap(), enc.position(2, 0.5).unwrap());
+        assert_ne!(under_sgd, under_adam);
+        assert_eq!(pats[2].banned[2], [under_sgd]);
+        assert_eq!(pats[1].banned[2], [under_adam]);
+        // A continuous parameter bans nothing.
+        assert!(pats.iter().all(|p| p.banned[1].is_empty() && p.banned[4].is_empty()));
+        // Absent parameters are never searched.
+        assert_eq!(pats[0].active, [true, true, false, false, false]);
     }
 }
