@@ -167,6 +167,20 @@ def integer6(trial, rng):
     return v, v
 
 
+def conditional_layers(trial, rng):
+    """Per-layer parameters, the shape of Optuna's own PyTorch example: the layer count
+    decides how many width and dropout parameters exist; optimum 0 (3 layers of 256, 128
+    and 64 units, dropout 0.2, lr 1e-3). Not in the default set (see EXTRA_PROBLEMS)."""
+    n = trial.suggest_int("n_layers", 1, 4)
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    v = (math.log10(lr) + 3) ** 2 / 4 + 0.1 * (n - 3) ** 2
+    for i, target in enumerate([256, 128, 64, 32][:n]):
+        units = trial.suggest_int(f"n_units_l{i}", 4, 512, log=True)
+        drop = trial.suggest_float(f"dropout_l{i}", 0.0, 0.5)
+        v += 0.05 * (math.log2(units) - math.log2(target)) ** 2 + (drop - 0.2) ** 2
+    return v, None
+
+
 _DATA = {}
 
 
@@ -224,6 +238,13 @@ PROBLEMS = {
     "mlp-digits": (mlp_digits, 0.0, "real network"),
 }
 
+# Problems run only when named in --problems: checks of one sampler's behaviour
+# beyond the set the head-to-head counts are taken on.
+EXTRA_PROBLEMS = {
+    "conditional-layers": (conditional_layers, 0.0, "conditional (per-layer)"),
+}
+ALL_PROBLEMS = {**PROBLEMS, **EXTRA_PROBLEMS}
+
 # ---- samplers ----------------------------------------------------------------------------------
 
 
@@ -251,7 +272,7 @@ SAMPLERS = ["ferrotune:auto", "ferrotune:gp", "ferrotune:tpe", "ferrotune:cmaes"
 
 def run_one(args):
     problem, sampler_name, seed, n, options = args
-    f, optimum, _ = PROBLEMS[problem]
+    f, optimum, _ = ALL_PROBLEMS[problem]
     sampler, lib = make_sampler(sampler_name, seed, options)
     if lib.__name__ == "optuna":
         lib.logging.set_verbosity(lib.logging.ERROR)
@@ -285,7 +306,8 @@ def main():
                    help="run seeds first-seed .. first-seed+seeds-1 (to add seeds to an earlier run: merge the --json files)")
     p.add_argument("--trials", type=int, default=60)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--problems", default=",".join(PROBLEMS))
+    p.add_argument("--problems", default=",".join(PROBLEMS),
+                   help="comma-separated (default: the head-to-head set); also: " + ",".join(EXTRA_PROBLEMS))
     p.add_argument("--samplers", default=",".join(SAMPLERS))
     p.add_argument("--json", help="write every run's curve here")
     p.add_argument("--reuse", help="a --json file of an earlier run: its curves stand in for every (problem, sampler) "
@@ -299,6 +321,9 @@ def main():
     a = p.parse_args()
     problems = a.problems.split(",")
     samplers = a.samplers.split(",")
+    unknown = [pr for pr in problems if pr not in ALL_PROBLEMS]
+    if unknown:
+        p.error(f"--problems: unknown {', '.join(unknown)}; choose from {', '.join(ALL_PROBLEMS)}")
     try:
         options = json.loads(a.options)
         for s in samplers:
@@ -316,6 +341,11 @@ def main():
     jobs = [(pr, s, seed, a.trials, options) for pr in problems for s in samplers for seed in range(a.first_seed, a.first_seed + a.seeds) if (pr, s) not in results]
     # Slow jobs first, so the pool ends together.
     jobs.sort(key=lambda j: (j[1] != "optuna:gp", j[0] != "mlp-digits"))
+    if jobs:
+        # The network's error depends on scikit-learn's (and numpy's) version, Optuna's GPSampler on
+        # torch's: curves from different environments are not comparable there.
+        print("versions: " + ", ".join(f"{m} {_version(m)}" for m in ("ferrotune", "optuna", "cmaes", "torch",
+                                                                       "scikit-learn", "numpy")), file=sys.stderr)
     ctx = mp.get_context("spawn")
     with ctx.Pool(a.jobs) as pool:
         for k, (pr, s, seed, curve, secs) in enumerate(pool.imap_unordered(run_one, jobs)):
@@ -342,7 +372,7 @@ def main():
                 med = col[len(col) // 2] if len(col) % 2 else 0.5 * (col[len(col) // 2 - 1] + col[len(col) // 2])
                 cells.append(f"{fmt(mean)} / {fmt(med)}")
             secs = sum(r[2] for r in runs) / len(runs)
-            print(f"| {pr} | {PROBLEMS[pr][2]} | {s} | " + " | ".join(cells) + f" | {secs:.1f} |")
+            print(f"| {pr} | {ALL_PROBLEMS[pr][2]} | {s} | " + " | ".join(cells) + f" | {secs:.1f} |")
     print("\nAverage rank by mean regret (1 = best; ties share):\n")
     print("| sampler | " + " | ".join(f"rank @{c}" for c in cps) + " |")
     print("|---|" + "---:|" * len(cps))
@@ -380,6 +410,14 @@ def main():
         # Only the samplers this invocation ran (not those reused).
         ran = {j[1] for j in jobs}
         compare(results, a.against, problems, [s for s in samplers if s in ran], cps)
+
+
+def _version(dist):
+    from importlib import metadata
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
 
 
 def read_runs(path):
