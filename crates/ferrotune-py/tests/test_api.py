@@ -264,7 +264,10 @@ def test_the_default_sampler_is_auto_and_records_its_choice():
                n_trials=12)
     assert {t.system_attrs["auto_sampler"] for t in s.trials} == {"gp"}, "continuous-heavy"
     s.optimize(lambda t: (t.suggest_categorical("c", ["a", "b"]) == "a") + (t.suggest_categorical("d", [1, 2]) == 1), n_trials=3)
-    assert s.trials[-1].system_attrs["auto_sampler"] == "tpe", "the space became conditional"
+    assert s.trials[-1].system_attrs["auto_sampler"] == "gp", "a conditional space stays with the GP"
+    short = ferrotune.create_study(sampler=ferrotune.samplers.AutoSampler(seed=0, gp_max_trials=5))
+    short.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=8)
+    assert [t.system_attrs["auto_sampler"] for t in short.trials] == ["gp"] * 6 + ["tpe"] * 2, "past gp_max_trials"
 
 
 def test_grid_sampler_visits_every_point_once():
