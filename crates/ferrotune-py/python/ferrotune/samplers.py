@@ -42,9 +42,9 @@ class BaseSampler:
 class AutoSampler(BaseSampler):
     """ferrotune's default: GP-BO up to ``gp_max_trials`` complete trials
     (conditional spaces included), TPE for long studies and several
-    objectives; chosen
-    per trial from the study and stored as the trial's ``auto_sampler``
-    system attribute. (Optuna has no such sampler; its default is TPE.)"""
+    objectives; chosen per trial from the study and stored as the trial's
+    ``auto_sampler`` system attribute. (Optuna has no such sampler; its
+    default is TPE.)"""
 
     _kind = "auto"
 

@@ -173,16 +173,18 @@ pub struct SharedObservations(std::sync::Mutex<Observations>);
 impl SharedObservations {
     /// The intersection search space of the study's observed trials.
     pub fn intersection(&self, study: &Study) -> crate::Result<SearchSpace> {
-        let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        o.sync(study)?;
-        Ok(o.intersection())
+        self.synced(study, Observations::intersection)
     }
 
     /// The union search space of the study's observed trials.
     pub fn union(&self, study: &Study) -> crate::Result<SearchSpace> {
+        self.synced(study, Observations::union)
+    }
+
+    fn synced<T>(&self, study: &Study, f: impl FnOnce(&Observations) -> T) -> crate::Result<T> {
         let mut o = self.0.lock().unwrap_or_else(|e| e.into_inner());
         o.sync(study)?;
-        Ok(o.union())
+        Ok(f(&o))
     }
 }
 

@@ -222,6 +222,11 @@ impl Pattern {
     fn allows(&self, t: usize, k: usize) -> bool {
         !self.banned[t].contains(&k)
     }
+    /// Grid axis `a` (coordinate `t`) snapped at `u`, unless this pattern
+    /// bans the value there.
+    fn snap(&self, a: &UnitAxis, t: usize, u: f64) -> Option<f64> {
+        Some(a.snap(u)).filter(|&v| self.allows(t, a.grid_index(v)))
+    }
     /// The choices of categorical coordinate `t` this pattern may take.
     fn choices(&self, enc: &Encoding, t: usize) -> Vec<usize> {
         (0..enc.n_choices[t]).filter(|&k| self.allows(t, k)).collect()
@@ -674,7 +679,7 @@ impl GpSampler {
                             let c = &choices[q][t];
                             Some(c[((u * c.len() as f64) as usize).min(c.len() - 1)] as f64)
                         }
-                        Some(a) if a.is_discrete() => Some(a.snap(u)).filter(|&v| pat.allows(t, a.grid_index(v))),
+                        Some(a) if a.is_discrete() => pat.snap(a, t, u),
                         Some(_) => Some(u),
                     }
                 })
@@ -698,7 +703,7 @@ impl GpSampler {
                             } else {
                                 let u = (inc[t] + 0.05 * crate::math::norm_ppf(rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12))).clamp(0.0, 1.0);
                                 match enc.axes[t].as_ref().filter(|a| a.is_discrete()) {
-                                    Some(a) => Some(a.snap(u)).filter(|&v| pat.allows(t, a.grid_index(v))).unwrap_or(inc[t]),
+                                    Some(a) => pat.snap(a, t, u).unwrap_or(inc[t]),
                                     None => u,
                                 }
                             }
