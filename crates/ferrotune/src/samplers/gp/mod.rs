@@ -8,9 +8,10 @@
 //! 1. encode the study's joint space in the unit cube (log parameters in
 //!    log space; integers relaxed, rounded when decoded; categoricals as
 //!    indices, compared by equality in the kernel);
-//! 2. standardise the objective (maximisation is negated) and fit a GP
-//!    (`model.rs`) by MAP, warm-started from the hyperparameters the last
-//!    GP trial stored; above
+//! 2. warp the objective (maximisation is negated) towards a normal
+//!    distribution by a fitted power transform (`warping.rs`; HEBO's output
+//!    transform) and fit a GP (`model.rs`) by MAP, warm-started from the
+//!    hyperparameters the last GP trial stored; above
 //!    `max_fit_points` observations the hyperparameters are fitted on the
 //!    most recent and the best points, and the posterior uses them all;
 //! 3. treat running trials as observed at the posterior mean (the "kriging
@@ -33,6 +34,7 @@
 mod acquisition;
 mod lbfgs;
 mod model;
+mod warping;
 
 pub use acquisition::Acquisition;
 
@@ -88,6 +90,10 @@ pub struct GpOptions {
     pub max_fit_points: usize,
     /// Treat the objective as noise-free (noise fixed near zero).
     pub deterministic: bool,
+    /// Fit the GP to power-transformed objective values (Yeo-Johnson, as
+    /// HEBO), so a few very bad trials do not flatten the model where the
+    /// good ones are; `false` only standardises them, as Optuna does.
+    pub output_warping: bool,
 }
 
 impl Default for GpOptions {
@@ -100,6 +106,7 @@ impl Default for GpOptions {
             n_refine: 10,
             max_fit_points: 128,
             deterministic: false,
+            output_warping: true,
         }
     }
 }
@@ -767,7 +774,8 @@ impl Sampler for GpSampler {
         let d = enc.axes.len();
         let is_cat = enc.is_cat();
         let (patterns, pattern_of) = Pattern::infer(&enc, &x, &active);
-        let (y, _, _) = standardise(&observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect::<Vec<_>>());
+        let raw: Vec<f64> = observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect();
+        let y = if self.opts.output_warping { warping::warp(&raw) } else { standardise(&raw).0 };
 
         // The last GP trial's tag: warm start, hedge state.
         let last_tag: Option<Tag> = trials
