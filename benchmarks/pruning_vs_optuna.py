@@ -43,8 +43,17 @@ def pruner(lib, name):
     }[name]()
 
 
-def run(lib, family, strategy, seed, budget):
-    study = lib.create_study(sampler=lib.samplers.TPESampler(seed=seed), pruner=pruner(lib, strategy))
+def sampler(lib, kind, seed):
+    s = lib.samplers
+    return {"tpe": lambda: s.TPESampler(seed=seed), "auto": lambda: s.AutoSampler(seed=seed)}[kind]()
+
+
+def run(lib, family, strategy, seed, budget, kind="tpe"):
+    # Named per run: Hyperband's bracket of a trial is a hash of the study
+    # name and the trial number in both libraries, and an unnamed study gets
+    # a random name, so a run would not repeat.
+    study = lib.create_study(study_name=f"{family}-{strategy}-{seed}", sampler=sampler(lib, kind, seed),
+                             pruner=pruner(lib, strategy))
     epochs = 0
     finished = []  # (epochs used when it completed, final loss)
     while epochs < budget:
@@ -70,22 +79,32 @@ def run(lib, family, strategy, seed, budget):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--budget", type=int, default=540, help="epochs per run (540 = 20 full trainings of 27 epochs)")
+    p.add_argument("--ferrotune-samplers", default="tpe",
+                   help="comma-separated: tpe, auto (ferrotune's default sampler; GP-BO here); Optuna's side is TPE")
+    p.add_argument("--libraries", default="ferrotune,optuna", help="comma-separated subset of ferrotune,optuna")
+    p.add_argument("--families", default="crossing,power-law")
     a = p.parse_args()
+    kinds = a.ferrotune_samplers.split(",")
+    if not set(kinds) <= {"tpe", "auto"}:
+        p.error("--ferrotune-samplers: tpe and/or auto")
     import ferrotune
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
-    libs = [("ferrotune", ferrotune), (f"Optuna {optuna.__version__}", optuna)]
-    for family in ("crossing", "power-law"):
-        print(f"\n### {family} curves, budget {a.budget} epochs, TPE + pruner, {a.seeds} seeds\n")
-        print("| library | pruner | " + " | ".join(f"best @{int(f * 100)}% (mean / median)" for f in FRACTIONS) + " |")
+    wanted = a.libraries.split(",")
+    libs = [(f"ferrotune ({k})" if len(kinds) > 1 or k != "tpe" else "ferrotune", ferrotune, k) for k in kinds if "ferrotune" in wanted]
+    libs += [(f"Optuna {optuna.__version__}", optuna, "tpe")] if "optuna" in wanted else []
+    for family in a.families.split(","):
+        print(f"\n### {family} curves, budget {a.budget} epochs, sampler + pruner, {a.seeds} seeds\n")
+        print("| library (sampler) | pruner | " + " | ".join(f"best @{int(f * 100)}% (mean / median)" for f in FRACTIONS) + " |")
         print("|---|---|" + "---:|" * len(FRACTIONS))
         best = {}
-        for name, lib in libs:
+        for name, lib, kind in libs:
             for strategy in ("none", "median", "asha", "hyperband"):
-                runs = [run(lib, family, strategy, s, a.budget) for s in range(a.seeds)]
+                runs = [run(lib, family, strategy, s, a.budget, kind) for s in range(a.first_seed, a.first_seed + a.seeds)]
                 cells = []
                 for k in range(len(FRACTIONS)):
                     col = sorted(r[k] for r in runs)
@@ -93,11 +112,13 @@ def main():
                     med = 0.5 * (col[(len(col) - 1) // 2] + col[len(col) // 2])
                     cells.append(f"{mean:.4f} / {med:.4f}")
                     if strategy != "none":
-                        best.setdefault((name, k), []).append(mean)
+                        best.setdefault((name.split(" (")[0] if lib is ferrotune else "optuna", k), []).append(mean)
                 print(f"| {name} | {strategy} | " + " | ".join(cells) + " |", flush=True)
                 print(f"{family} {name} {strategy} done", file=sys.stderr)
-        ours = [min(best[(libs[0][0], k)]) for k in range(len(FRACTIONS))]
-        theirs = [min(best[(libs[1][0], k)]) for k in range(len(FRACTIONS))]
+        if len({n for (n, _) in best}) < 2:
+            continue
+        ours = [min(best[("ferrotune", k)]) for k in range(len(FRACTIONS))]
+        theirs = [min(best[("optuna", k)]) for k in range(len(FRACTIONS))]
         print("\nBest pruned method (mean): " + ", ".join(
             f"@{int(f * 100)}%: ferrotune {o:.4f} vs Optuna {t:.4f} ({'<=' if o <= t else '>'})"
             for f, o, t in zip(FRACTIONS, ours, theirs)))
