@@ -131,6 +131,26 @@ pub struct FrozenTrial {
 }
 
 impl FrozenTrial {
+    /// A trial with nothing but its number and state, for unit tests to fill in.
+    #[cfg(test)]
+    pub(crate) fn blank(number: u64, state: TrialState) -> Self {
+        FrozenTrial {
+            id: number as i64,
+            number,
+            state,
+            values: None,
+            params: IndexMap::new(),
+            intermediate_values: BTreeMap::new(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            message: None,
+            started_at: None,
+            completed_at: None,
+            owner: None,
+            heartbeat: None,
+        }
+    }
+
     /// The single objective value (the first, for multi-objective studies).
     pub fn value(&self) -> Option<f64> {
         self.values.as_ref().and_then(|v| v.first().copied())

@@ -382,3 +382,47 @@ fn gp_output_warping_follows_a_skewed_objectives_valley() {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     assert!(mean(&warped) < 0.5 * mean(&plain), "warped {warped:?}, plain {plain:?}");
 }
+
+/// Under a pruner most trials never finish. GP-BO models the pruned ones at
+/// the value their curve suggests, so its model starts once ten trials
+/// (finished or extrapolated) exist instead of ten finished ones, and it
+/// steers away from the regions it pruned. With the option off it waits
+/// for ten finished trials, as Optuna's GPSampler does.
+#[test]
+fn gp_learns_from_pruned_trials_under_a_median_pruner() {
+    use ferrotune::pruners::PercentilePruner;
+    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let x = t.suggest_float("x", 0.0, 1.0).sample()?;
+        let y = t.suggest_float("y", 0.0, 1.0).sample()?;
+        let floor = (x - 0.7).powi(2) + (y - 0.2).powi(2);
+        for step in 1..=9u64 {
+            t.report(step, floor + 1.0 / step as f64)?;
+            if t.should_prune()? {
+                return Err(ObjectiveError::Pruned);
+            }
+        }
+        Ok(floor + 1.0 / 9.0)
+    };
+    let run = |consider: bool| {
+        let opts = GpOptions { n_candidates: 128, n_refine: 3, consider_pruned_trials: consider, ..Default::default() };
+        let st = Study::builder("p")
+            .sampler(GpSampler::new(Some(3), opts))
+            .pruner(PercentilePruner { n_startup_trials: 3, n_warmup_steps: 1, ..PercentilePruner::median() })
+            .create()
+            .unwrap();
+        st.optimize(f, Optimize::trials(30)).unwrap();
+        let trials = st.trials().unwrap();
+        // The first trial GP-BO proposed (it stores its tag on the trial),
+        // and how many trials had finished before it.
+        let first = trials.iter().find(|t| t.system_attrs.contains_key("gp")).map(|t| t.number);
+        let finished_before = first.map(|n| trials[..n as usize].iter().filter(|t| t.state == TrialState::Complete).count());
+        let pruned = trials.iter().filter(|t| t.state == TrialState::Pruned).count();
+        (first, finished_before, pruned, st.best_value().unwrap().unwrap())
+    };
+    let (first, finished, pruned, _) = run(true);
+    assert!(pruned >= 5, "the pruner pruned {pruned} of 30");
+    assert_eq!(first, Some(10), "the model starts after ten trials, finished or pruned");
+    assert!(finished.unwrap() < 10, "{finished:?} finished trials before it");
+    let (first_off, finished_off, _, _) = run(false);
+    assert!(first_off.is_none() || finished_off == Some(10), "without the option it waits: {first_off:?}, {finished_off:?}");
+}

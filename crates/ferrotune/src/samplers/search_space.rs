@@ -93,22 +93,12 @@ mod tests {
 
     fn trial(params: &[&str]) -> Arc<FrozenTrial> {
         Arc::new(FrozenTrial {
-            id: 0,
-            number: 0,
-            state: TrialState::Complete,
             values: Some(vec![0.0]),
             params: params
                 .iter()
                 .map(|p| (p.to_string(), ParamRecord { distribution: Distribution::float(0.0, 1.0), internal: 0.5 }))
                 .collect(),
-            intermediate_values: Default::default(),
-            user_attrs: Default::default(),
-            system_attrs: Default::default(),
-            message: None,
-            started_at: None,
-            completed_at: None,
-            owner: None,
-            heartbeat: None,
+            ..FrozenTrial::blank(0, TrialState::Complete)
         })
     }
 

@@ -3,7 +3,9 @@
 //! Optimization of Machine Learning Algorithms", NeurIPS 2012), in the shape
 //! of scikit-optimize's `gp_minimize` and Optuna's GPSampler.
 //!
-//! Per ask, after `n_initial_points` quasi-random (Sobol) trials:
+//! Per ask, after `n_initial_points` quasi-random (Sobol) trials (complete
+//! ones, and pruned ones whose end can be extrapolated, see
+//! `extrapolate_pruned`):
 //!
 //! 1. encode the study's joint space in the unit cube (log parameters in
 //!    log space; integers relaxed, rounded when decoded; categoricals as
@@ -94,6 +96,10 @@ pub struct GpOptions {
     /// HEBO), so a few very bad trials do not flatten the model where the
     /// good ones are; `false` only standardises them, as Optuna does.
     pub output_warping: bool,
+    /// Model pruned trials too, at the final value their curve suggests
+    /// (see `extrapolate_pruned`); otherwise, as Optuna's GPSampler, the
+    /// model learns only from the few trials a pruner let finish.
+    pub consider_pruned_trials: bool,
 }
 
 impl Default for GpOptions {
@@ -107,6 +113,7 @@ impl Default for GpOptions {
             max_fit_points: 128,
             deterministic: false,
             output_warping: true,
+            consider_pruned_trials: true,
         }
     }
 }
@@ -767,14 +774,31 @@ impl Sampler for GpSampler {
                 active.push(a);
             }
         }
-        if space.is_empty() || observed.len() < self.opts.n_initial_points.max(1) {
+        if space.is_empty() || observed.is_empty() {
+            return Ok(RelativeSample::default());
+        }
+        // Rows from here on are pruned trials at extrapolated values: in the
+        // model (and in the count of the initial design), never the incumbent.
+        let n_complete = observed.len();
+        let mut raw: Vec<f64> = observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect();
+        // (Pruned trials report no constraint values: not in a constrained study.)
+        if self.opts.consider_pruned_trials && observed.iter().all(|t| t.constraints().is_none()) {
+            for (t, v) in extrapolate_pruned(&observed, trials.iter().filter(|t| t.state == TrialState::Pruned), sign) {
+                if let Some((p, a)) = enc.encode(t) {
+                    observed.push(t);
+                    x.push(p);
+                    active.push(a);
+                    raw.push(v);
+                }
+            }
+        }
+        if observed.len() < self.opts.n_initial_points.max(1) {
             return Ok(RelativeSample::default());
         }
         let key = numbered_space_key(space);
         let d = enc.axes.len();
         let is_cat = enc.is_cat();
         let (patterns, pattern_of) = Pattern::infer(&enc, &x, &active);
-        let raw: Vec<f64> = observed.iter().map(|t| sign * t.value().unwrap_or(0.0)).collect();
         let y = if self.opts.output_warping { warping::warp(&raw) } else { standardise(&raw).0 };
 
         // The last GP trial's tag: warm start, hedge state.
@@ -799,13 +823,13 @@ impl Sampler for GpSampler {
         let constraints = self.constraint_models(&cons, &fx, &rows, &flat, d, &is_cat);
         // The incumbent is the best feasible trial.
         let feasible = |i: usize| cons[i].as_ref().is_none_or(|c| c.iter().all(|v| *v <= 0.0));
-        let best_feasible = (0..y.len()).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b]));
-        let best = best_feasible.map_or_else(|| y.iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
+        let best_feasible = (0..n_complete).filter(|&i| feasible(i)).min_by(|&a, &b| y[a].total_cmp(&y[b]));
+        let best = best_feasible.map_or_else(|| y[..n_complete].iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
         let incumbent = best_feasible.map(|i| (x[i].clone(), pattern_of[i]));
         let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
         let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len() };
 
-        let mut order: Vec<usize> = (0..y.len()).collect();
+        let mut order: Vec<usize> = (0..n_complete).collect();
         order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
         let incumbents: Vec<(Vec<f64>, usize)> = order.iter().take(5).map(|&i| (x[i].clone(), pattern_of[i])).collect();
         let cands = self.candidates(&enc, &patterns, trial.number, &incumbents, y.len());
@@ -837,9 +861,152 @@ impl Sampler for GpSampler {
     }
 }
 
+/// Pruned trials with the final value each one's curve suggests, in the
+/// minimised sign: its last reported value less the median drop that the
+/// complete trials made from that step to their end. A one-shape
+/// learning-curve extrapolation (after Domhan, Springenberg & Hutter, IJCAI
+/// 2015, who fit parametric curves; here the study's own finished curves are
+/// the model). It puts a trial stopped early on the scale of finished ones,
+/// where its raw value (an epoch-1 loss, say) would sit far above them.
+///
+/// Only where the finished curves show that a value at that step predicts
+/// the final one: their rank correlation (Spearman) between the two must be
+/// at least `MIN_RANK_CORRELATION`, from at least `MIN_CURVES` finished
+/// curves — the rank consistency between fidelities that PASHA (Bohdal et
+/// al., ICLR 2023) checks before it trusts a rung. Where curves cross (slow
+/// starters that end best) the early values mislead and the trial is left
+/// out, as Optuna's GPSampler leaves out every pruned trial.
+fn extrapolate_pruned<'a>(
+    complete: &[&Arc<FrozenTrial>],
+    pruned: impl Iterator<Item = &'a Arc<FrozenTrial>>,
+    sign: f64,
+) -> Vec<(&'a Arc<FrozenTrial>, f64)> {
+    // Per step: the median drop, if the step predicts the end.
+    let mut by_step: std::collections::BTreeMap<u64, Option<f64>> = Default::default();
+    let mut drop_at = |step: u64| -> Option<f64> {
+        *by_step.entry(step).or_insert_with(|| {
+            let pairs: Vec<(f64, f64)> = complete
+                .iter()
+                .filter_map(|c| Some((sign * c.intermediate_values.get(&step)?, sign * c.value()?)))
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .collect();
+            if pairs.len() < MIN_CURVES || spearman(&pairs) < MIN_RANK_CORRELATION {
+                return None;
+            }
+            let mut drops: Vec<f64> = pairs.iter().map(|(at, end)| at - end).collect();
+            drops.sort_by(f64::total_cmp);
+            let n = drops.len();
+            Some(0.5 * (drops[(n - 1) / 2] + drops[n / 2]))
+        })
+    };
+    pruned
+        .filter_map(|t| {
+            let (step, v) = t.last_intermediate()?;
+            if !v.is_finite() {
+                return None;
+            }
+            Some((t, sign * v - drop_at(step)?))
+        })
+        .collect()
+}
+
+/// Finished curves needed at a step before pruned trials there are modelled.
+const MIN_CURVES: usize = 5;
+/// The rank correlation between a step's values and the final ones needed.
+const MIN_RANK_CORRELATION: f64 = 0.5;
+
+/// Spearman's rank correlation of the pairs (ties get their mean rank);
+/// 0 when either side is constant.
+fn spearman(pairs: &[(f64, f64)]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            for &k in &idx[i..=j] {
+                r[k] = (i + j) as f64 / 2.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let a = ranks(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let b = ranks(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (a.iter().map(|x| (x - ma).powi(2)).sum(), b.iter().map(|y| (y - mb).powi(2)).sum());
+    if va <= 0.0 || vb <= 0.0 { 0.0 } else { cov / (va * vb).sqrt() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn curve(number: u64, state: TrialState, values: &[(u64, f64)], last: f64) -> Arc<FrozenTrial> {
+        Arc::new(FrozenTrial {
+            values: Some(vec![last]),
+            intermediate_values: values.iter().copied().collect(),
+            ..FrozenTrial::blank(number, state)
+        })
+    }
+
+    /// A pruned trial is put where its curve would have ended if it had
+    /// dropped as the finished ones did from its last step on — where the
+    /// finished curves show that step's ranking carries to the end.
+    #[test]
+    fn pruned_trials_are_extrapolated_by_the_finished_curves_drop() {
+        use TrialState::{Complete, Pruned};
+        // Five finished curves whose step-1 values rank much as their ends
+        // do; at step 3 the ranking is reversed, as when curves cross.
+        let done: Vec<Arc<FrozenTrial>> = [(2.0, 0.1, 1.0), (2.0, 0.3, 0.8), (2.5, 0.5, 0.5), (2.3, 0.2, 1.2), (3.0, 0.0, 1.5)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(s1, s3, end))| curve(i as u64, Complete, &[(1, s1 + end - 1.0), (3, s3), (9, end)], end))
+            .collect();
+        let pruned = [
+            curve(5, Pruned, &[(1, 3.0)], 3.0),
+            // Step 2: no finished curve has a value there.
+            curve(6, Pruned, &[(1, 2.9), (2, 2.8)], 2.8),
+            // Step 3: the ranking there does not predict the end.
+            curve(7, Pruned, &[(1, 2.9), (3, 0.05)], 0.05),
+        ];
+        let complete: Vec<&Arc<FrozenTrial>> = done.iter().collect();
+        let drops: Vec<f64> = done.iter().map(|t| t.intermediate_values[&1] - t.value().unwrap()).collect();
+        let median = {
+            let mut d = drops.clone();
+            d.sort_by(f64::total_cmp);
+            d[2]
+        };
+        let out = extrapolate_pruned(&complete, pruned.iter(), 1.0);
+        assert_eq!(out.iter().map(|(t, _)| t.number).collect::<Vec<_>>(), [5]);
+        assert!((out[0].1 - (3.0 - median)).abs() < 1e-12, "{} vs {}", out[0].1, 3.0 - median);
+        // Maximising: the values are negated, the drop is a rise.
+        let negate = |t: &Arc<FrozenTrial>| {
+            let mut t = (**t).clone();
+            t.values = t.values.map(|v| v.iter().map(|x| -x).collect());
+            t.intermediate_values = t.intermediate_values.iter().map(|(k, v)| (*k, -v)).collect();
+            Arc::new(t)
+        };
+        let up: Vec<Arc<FrozenTrial>> = done.iter().map(negate).collect();
+        let up_pruned = [negate(&pruned[0])];
+        let out = extrapolate_pruned(&up.iter().collect::<Vec<_>>(), up_pruned.iter(), -1.0);
+        assert!((out[0].1 - (3.0 - median)).abs() < 1e-12, "{}", out[0].1);
+        // Fewer than five finished curves: nothing is extrapolated.
+        assert!(extrapolate_pruned(&complete[..4], pruned.iter(), 1.0).is_empty());
+    }
+
+    #[test]
+    fn spearman_ranks() {
+        assert!((spearman(&[(1.0, 10.0), (2.0, 20.0), (3.0, 25.0)]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]) + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&[(1.0, 1.0), (1.0, 2.0)]), 0.0);
+    }
 
     /// The benchmark's conditional shape: `model` decides whether `l2` or
     /// `layers` and `opt` exist, and `opt` whether `momentum` does.
