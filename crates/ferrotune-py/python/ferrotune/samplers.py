@@ -128,9 +128,11 @@ class TPESampler(BaseSampler):
 
 
 class GPSampler(BaseSampler):
-    """Gaussian-process Bayesian optimisation (Matérn-5/2, log EI). In a
-    conditional space it models the union of the parameters (Optuna's
-    models only those every trial has)."""
+    """Gaussian-process Bayesian optimisation (Matérn-5/2, log EI), fitted
+    to power-warped objective values. In a conditional space it models the
+    union of the parameters (Optuna's models only those every trial has);
+    under a pruner it models pruned trials at their extrapolated end where
+    the finished curves show that is reliable (Optuna's ignores them)."""
 
     _kind = "gp"
 
