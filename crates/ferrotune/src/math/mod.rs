@@ -1,7 +1,8 @@
 //! Normal-distribution functions the samplers need, accurate far into the
 //! tails (truncated normals in TPE, log-EI in GP-BO). `erfc` comes from the
 //! `libm` crate (a port of musl's, accurate to about 1 ulp). The fast kernels
-//! built on them are in `fast.rs`.
+//! built on them are in `fast.rs`. Also the order statistics the pruners and
+//! samplers share: percentiles and average ranks.
 
 mod fast;
 pub use fast::{exp_nonpos, exp_nonpos_coarse, logsumexp_fast, PhiTable};
@@ -79,6 +80,35 @@ pub fn sample_truncnorm(mu: f64, sigma: f64, lo: f64, hi: f64, u: f64) -> f64 {
     (mu + sigma * z).clamp(lo, hi)
 }
 
+/// The `q`-th percentile (0-100) of `v`, linearly interpolated (numpy's
+/// default); sorts `v`.
+pub fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let pos = q / 100.0 * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// The rank of each value, from 1; tied values share the mean of their
+/// ranks (so twice a rank is always a whole number).
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            r[k] = (i + j + 2) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
 #[cfg(test)]
 /// ln Σ exp(x_i), stable.
 pub fn logsumexp(xs: &[f64]) -> f64 {
@@ -92,6 +122,13 @@ pub fn logsumexp(xs: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_share_ties_and_percentiles_interpolate() {
+        assert_eq!(average_ranks(&[3.0, 1.0, 2.0, 1.0]), [4.0, 1.5, 3.0, 1.5]);
+        assert_eq!(percentile(&mut [4.0, 1.0, 3.0, 2.0], 50.0), 2.5);
+        assert_eq!(percentile(&mut [5.0, 1.0, 3.0], 50.0), 3.0);
+    }
 
     #[test]
     fn cdf_ppf_round_trip_into_the_tails() {

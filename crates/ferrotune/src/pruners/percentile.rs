@@ -5,6 +5,7 @@
 
 use super::{best_so_far, Pruner};
 use crate::error::{Error, Result};
+use crate::math::percentile;
 use crate::direction::Direction;
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
@@ -48,14 +49,6 @@ impl PercentilePruner {
         }
         Ok(())
     }
-}
-
-/// The `q`-th percentile (0-100) of `v`, linearly interpolated (numpy's default).
-pub(crate) fn percentile(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let pos = q / 100.0 * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
 impl Pruner for PercentilePruner {

@@ -12,6 +12,7 @@
 
 use super::Pruner;
 use crate::error::{Error, Result};
+use crate::math::average_ranks;
 use crate::study::Study;
 use crate::trial::FrozenTrial;
 
@@ -49,21 +50,7 @@ pub fn signed_rank_p_greater(d: &[f64]) -> f64 {
         return 1.0;
     }
     // Average ranks of |d| (ties share), doubled to stay integral.
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| d[a].abs().total_cmp(&d[b].abs()));
-    let mut rank2 = vec![0u64; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && d[idx[j + 1]].abs() == d[idx[i]].abs() {
-            j += 1;
-        }
-        // ranks i+1..=j+1 averaged, doubled: (i+1 + j+1)
-        for k in i..=j {
-            rank2[idx[k]] = (i + 1 + j + 1) as u64;
-        }
-        i = j + 1;
-    }
+    let rank2: Vec<u64> = average_ranks(&d.iter().map(|x| x.abs()).collect::<Vec<_>>()).iter().map(|r| (2.0 * r) as u64).collect();
     // Observed W+ (doubled); zeros contribute half their rank ("zsplit").
     let observed2: u64 = (0..n)
         .map(|k| {

@@ -51,7 +51,7 @@ use super::transform::UnitAxis;
 use super::{QmcSampler, RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
-use crate::math::{log_norm_cdf, norm_pdf};
+use crate::math::{average_ranks, log_norm_cdf, norm_pdf, percentile};
 use crate::rng::{combine, fresh_seed, rng_for};
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
@@ -894,9 +894,7 @@ fn extrapolate_pruned<'a>(
                 return None;
             }
             let mut drops: Vec<f64> = pairs.iter().map(|(at, end)| at - end).collect();
-            drops.sort_by(f64::total_cmp);
-            let n = drops.len();
-            Some(0.5 * (drops[(n - 1) / 2] + drops[n / 2]))
+            Some(percentile(&mut drops, 50.0))
         })
     };
     pruned
@@ -918,25 +916,8 @@ const MIN_RANK_CORRELATION: f64 = 0.5;
 /// Spearman's rank correlation of the pairs (ties get their mean rank);
 /// 0 when either side is constant.
 fn spearman(pairs: &[(f64, f64)]) -> f64 {
-    fn ranks(v: &[f64]) -> Vec<f64> {
-        let mut idx: Vec<usize> = (0..v.len()).collect();
-        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-        let mut r = vec![0.0; v.len()];
-        let mut i = 0;
-        while i < idx.len() {
-            let mut j = i;
-            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-                j += 1;
-            }
-            for &k in &idx[i..=j] {
-                r[k] = (i + j) as f64 / 2.0;
-            }
-            i = j + 1;
-        }
-        r
-    }
-    let a = ranks(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
-    let b = ranks(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    let a = average_ranks(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let b = average_ranks(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
     let n = a.len() as f64;
     let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
     let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
