@@ -112,7 +112,7 @@ def main():
                     med = 0.5 * (col[(len(col) - 1) // 2] + col[len(col) // 2])
                     cells.append(f"{mean:.4f} / {med:.4f}")
                     if strategy != "none":
-                        best.setdefault((name.split(" (")[0] if lib is ferrotune else "optuna", k), []).append(mean)
+                        best.setdefault(("ferrotune" if lib is ferrotune else "optuna", k), []).append(mean)
                 print(f"| {name} | {strategy} | " + " | ".join(cells) + " |", flush=True)
                 print(f"{family} {name} {strategy} done", file=sys.stderr)
         if len({n for (n, _) in best}) < 2:

@@ -364,8 +364,9 @@ fn gp_models_the_parameters_of_a_conditional_space() {
 /// Output warping: Rosenbrock's values span four orders of magnitude, so a
 /// GP fitted to the standardised values is flat where the good trials are;
 /// fitted to their power transform it follows the valley. Over the same
-/// seeds the warped GP ends lower on each (the benchmark measures the same
-/// on 60 seeds of the 5-D function: 651 → 111 mean regret at 60 trials).
+/// three seeds the warped GP's mean best is under half the plain one's (the
+/// benchmark measures the same on seeds 30-59 of the 5-D function: 651 →
+/// 111 mean regret at 60 trials).
 #[test]
 fn gp_output_warping_follows_a_skewed_objectives_valley() {
     let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
@@ -385,9 +386,8 @@ fn gp_output_warping_follows_a_skewed_objectives_valley() {
 
 /// Under a pruner most trials never finish. GP-BO models the pruned ones at
 /// the value their curve suggests, so its model starts once ten trials
-/// (finished or extrapolated) exist instead of ten finished ones, and it
-/// steers away from the regions it pruned. With the option off it waits
-/// for ten finished trials, as Optuna's GPSampler does.
+/// (finished or extrapolated) exist instead of ten finished ones. With the
+/// option off it waits for ten finished trials, as Optuna's GPSampler does.
 #[test]
 fn gp_learns_from_pruned_trials_under_a_median_pruner() {
     use ferrotune::pruners::PercentilePruner;
@@ -414,15 +414,15 @@ fn gp_learns_from_pruned_trials_under_a_median_pruner() {
         let trials = st.trials().unwrap();
         // The first trial GP-BO proposed (it stores its tag on the trial),
         // and how many trials had finished before it.
-        let first = trials.iter().find(|t| t.system_attrs.contains_key("gp")).map(|t| t.number);
+        let first = trials.iter().find(|t| t.system_attrs.contains_key(ferrotune::attrs::GP)).map(|t| t.number);
         let finished_before = first.map(|n| trials[..n as usize].iter().filter(|t| t.state == TrialState::Complete).count());
         let pruned = trials.iter().filter(|t| t.state == TrialState::Pruned).count();
-        (first, finished_before, pruned, st.best_value().unwrap().unwrap())
+        (first, finished_before, pruned)
     };
-    let (first, finished, pruned, _) = run(true);
+    let (first, finished, pruned) = run(true);
     assert!(pruned >= 5, "the pruner pruned {pruned} of 30");
     assert_eq!(first, Some(10), "the model starts after ten trials, finished or pruned");
     assert!(finished.unwrap() < 10, "{finished:?} finished trials before it");
-    let (first_off, finished_off, _, _) = run(false);
+    let (first_off, finished_off, _) = run(false);
     assert!(first_off.is_none() || finished_off == Some(10), "without the option it waits: {first_off:?}, {finished_off:?}");
 }
