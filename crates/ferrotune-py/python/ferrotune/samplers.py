@@ -98,29 +98,34 @@ class GridSampler(BaseSampler):
 class TPESampler(BaseSampler):
     """Tree-structured Parzen Estimator (Bergstra et al. 2011; Watanabe 2023).
 
-    Defaults as Optuna 5's for one objective: multivariate (a joint model of
-    the parameters every trial has), ``group=False`` (the parameters of a
+    Estimators as Optuna 5's for one objective: multivariate (a joint model
+    of the parameters every trial has), ``group=False`` (the parameters of a
     conditional space that only some trials have are sampled one at a
-    time); ``multivariate=False`` gives the univariate TPE."""
+    time); ``multivariate=False`` gives the univariate TPE. Three defaults
+    differ from Optuna's, measured better together on ferrotune's quality
+    benchmark: the good trials' kernels weigh by their improvement
+    (``ei_weights=True``, Watanabe 2023), ``gamma=0.15`` (the best 15%, at
+    most 25, are "good"; Optuna 10%) and ``prior_weight=2.0`` (Optuna 1.0).
+    ``ei_weights=False, gamma=0.1, prior_weight=1.0`` gives Optuna's."""
 
     _kind = "tpe"
 
-    def __init__(self, *, consider_prior: bool = True, prior_weight: float = 1.0, consider_magic_clip: bool = True,
+    def __init__(self, *, consider_prior: bool = True, prior_weight: float = 2.0, consider_magic_clip: bool = True,
                  consider_endpoints: bool = False, n_startup_trials: int = 10, n_ei_candidates: int = 24,
                  gamma: Any = None, weights: Any = None, seed: Optional[int] = None, multivariate: bool = True,
                  group: bool = False, warn_independent_sampling: bool = True, constant_liar: bool = False,
                  constraints_func: Optional[Callable[[Any], Sequence[float]]] = None,
-                 categorical_distance_func: Any = None) -> None:
+                 categorical_distance_func: Any = None, ei_weights: bool = True) -> None:
         if not consider_prior:
             raise ValueError("TPESampler(consider_prior=False) is not supported by ferrotune (the prior is always used)")
         if callable(gamma):
             raise ValueError("TPESampler(gamma=<function>) is not supported; ferrotune takes gamma as the fraction of "
-                             "trials in the 'good' group (default 0.1, at most 25 trials, as Optuna's default gamma)")
+                             "trials in the 'good' group (default 0.15, at most 25 trials)")
         _unsupported("TPESampler", weights=weights, categorical_distance_func=categorical_distance_func)
         opts: Dict[str, Any] = dict(prior_weight=prior_weight, consider_magic_clip=consider_magic_clip,
                                     consider_endpoints=consider_endpoints, n_startup_trials=n_startup_trials,
                                     n_ei_candidates=n_ei_candidates, multivariate=multivariate, group=group,
-                                    constant_liar=constant_liar)
+                                    constant_liar=constant_liar, ei_weights=ei_weights)
         if gamma is not None:
             opts["gamma"] = float(gamma)
         super().__init__(seed, **opts)
