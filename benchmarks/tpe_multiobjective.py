@@ -4,7 +4,8 @@
 
     OMP_NUM_THREADS=1 target/torch-venv/bin/python benchmarks/tpe_multiobjective.py
 """
-import math, sys, statistics
+import math
+import statistics
 import ferrotune
 
 def zdt(kind):

@@ -34,6 +34,12 @@ pub fn key(t: &FrozenTrial, d: Direction) -> RankKey {
     }
 }
 
+/// The signed value (smaller is better) of a key that is a complete,
+/// feasible trial's finite value; `None` for pruned or infeasible trials.
+pub fn feasible_value(k: &RankKey) -> Option<f64> {
+    (k.0 == 0.0 && k.1 == 0 && k.3.is_finite()).then_some(k.3)
+}
+
 pub fn cmp_keys(a: RankKey, b: RankKey) -> Ordering {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2)).then(a.3.total_cmp(&b.3))
 }

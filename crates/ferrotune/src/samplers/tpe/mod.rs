@@ -32,7 +32,7 @@ use self::parzen::{DimKind, Parzen, ParzenOptions};
 use self::univariate::UniAbove;
 use self::weights::weights_by_number;
 use super::observations::{Column, Observations};
-use super::ranking::{cmp_keys, key as rank_key, rank_multi, RankKey};
+use super::ranking::{cmp_keys, feasible_value, key as rank_key, rank_multi, RankKey};
 use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
@@ -156,8 +156,8 @@ struct SpaceModel {
     is_member: Vec<bool>,
     n_members: usize,
     below: Vec<usize>,
-    /// l(x), fitted to `below`; rebuilt only when `below` changes (at 1,000
-    /// trials, when a new trial makes the top 25).
+    /// l(x), fitted to `below`; rebuilt only when `below` or its weights
+    /// change (at 1,000 trials, when a new trial makes the top 26).
     l: Option<Parzen>,
     /// The kernel weights `l` was fitted with.
     l_weights: Vec<f64>,
@@ -272,11 +272,10 @@ impl SpaceModel {
 /// the threshold or a below trial is not a complete, feasible value, or
 /// with several objectives (no `keys`).
 fn ei_weights(below: &[usize], keys: &[(RankKey, usize)], k: usize) -> Option<Vec<f64>> {
-    let usable = |key: &RankKey| key.0 == 0.0 && key.1 == 0 && key.3.is_finite();
-    let (threshold, _) = keys.get(k).filter(|e| usable(&e.0))?;
+    let threshold = keys.get(k).and_then(|e| feasible_value(&e.0))?;
     let gains: Vec<f64> = below
         .iter()
-        .map(|&r| keys[..k].iter().find(|e| e.1 == r).filter(|e| usable(&e.0)).map(|e| (threshold.3 - e.0 .3).max(1e-12)))
+        .map(|&r| keys[..k].iter().find(|e| e.1 == r).and_then(|e| feasible_value(&e.0)).map(|v| (threshold - v).max(1e-12)))
         .collect::<Option<_>>()?;
     let mean = gains.iter().sum::<f64>() / gains.len().max(1) as f64;
     (mean > 0.0).then(|| gains.iter().map(|g| g / mean).collect())
