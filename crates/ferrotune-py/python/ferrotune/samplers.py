@@ -150,7 +150,11 @@ class GPSampler(BaseSampler):
 
 
 class CmaEsSampler(BaseSampler):
-    """CMA-ES (active, orthogonal sampling) with IPOP restarts and the integer margin."""
+    """CMA-ES (active, orthogonal sampling) with IPOP restarts and the integer margin.
+
+    ``catcma=True`` (ferrotune's default) models categorical parameters beside numerical
+    ones (CatCMA, Hamano et al. 2024); ``catcma=False`` draws them at random, as Optuna's
+    CmaEsSampler does."""
 
     _kind = "cmaes"
 
@@ -158,13 +162,15 @@ class CmaEsSampler(BaseSampler):
                  independent_sampler: Any = None, warn_independent_sampling: bool = True, seed: Optional[int] = None,
                  *, consider_pruned_trials: bool = False, restart_strategy: Optional[str] = None,
                  popsize: Optional[int] = None, inc_popsize: int = 2, use_separable_cma: bool = False,
-                 with_margin: bool = False, lr_adapt: bool = False, source_trials: Any = None) -> None:
+                 with_margin: bool = False, lr_adapt: bool = False, source_trials: Any = None,
+                 catcma: bool = True) -> None:
         _unsupported("CmaEsSampler", x0=x0, independent_sampler=independent_sampler,
                      consider_pruned_trials=consider_pruned_trials, use_separable_cma=use_separable_cma,
                      lr_adapt=lr_adapt, source_trials=source_trials)
         if restart_strategy not in (None, "ipop"):
             raise ValueError("CmaEsSampler: restart_strategy must be None or 'ipop'")
-        opts: Dict[str, Any] = dict(n_startup_trials=n_startup_trials, ipop=restart_strategy == "ipop", with_margin=with_margin)
+        opts: Dict[str, Any] = dict(n_startup_trials=n_startup_trials, ipop=restart_strategy == "ipop", with_margin=with_margin,
+                                    catcma=bool(catcma))
         if sigma0 is not None:
             opts["sigma0"] = float(sigma0)
         if popsize is not None:
