@@ -109,6 +109,19 @@ pub fn average_ranks(v: &[f64]) -> Vec<f64> {
     r
 }
 
+/// Roulette-wheel selection: the index whose slice of the cumulative
+/// weights holds `u` (drawn uniformly in [0, Σw)), or `None` when rounding
+/// or non-finite weights leave `u` past the end.
+pub fn roulette(w: &[f64], mut u: f64) -> Option<usize> {
+    for (i, wi) in w.iter().enumerate() {
+        if u < *wi {
+            return Some(i);
+        }
+        u -= wi;
+    }
+    None
+}
+
 #[cfg(test)]
 /// ln Σ exp(x_i), stable.
 pub fn logsumexp(xs: &[f64]) -> f64 {

@@ -36,7 +36,7 @@ use super::transform::UnitAxis;
 use super::{RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
-use crate::math::norm_ppf;
+use crate::math::{norm_ppf, roulette};
 use crate::rng::{fresh_seed, rng_for};
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
@@ -369,18 +369,7 @@ impl Categories {
 
     /// Draws one choice per parameter.
     fn sample(&self, rng: &mut impl Rng) -> Vec<usize> {
-        self.q
-            .iter()
-            .map(|q| {
-                let u: f64 = rng.random();
-                let mut acc = 0.0;
-                q.iter().position(|p| {
-                    acc += p;
-                    u < acc
-                })
-                .unwrap_or(q.len() - 1)
-            })
-            .collect()
+        self.q.iter().map(|q| roulette(q, rng.random::<f64>()).unwrap_or(q.len() - 1)).collect()
     }
 
     /// One update from the chosen categories of a generation's best
@@ -542,13 +531,16 @@ impl CmaEsSampler {
             let Some(tag) = t.system_attrs.get(ATTR).and_then(|v| serde_json::from_value::<Tag>(v.clone()).ok()) else {
                 continue;
             };
+            if tag.space != space_key {
+                continue;
+            }
             // The categories the trial ran with (an out-of-range one, from a
             // trial that was not ours to shape, leaves it out).
             let chosen: Option<Vec<usize>> = cats
                 .iter()
                 .map(|(name, k)| t.params.get(name).map(|p| p.internal as usize).filter(|c| c < k))
                 .collect();
-            if let (true, Some(chosen)) = (tag.space == space_key, chosen) {
+            if let Some(chosen) = chosen {
                 r.tags.insert(t.number, (tag, chosen, sign * t.value().unwrap_or(f64::INFINITY)));
             }
         }

@@ -51,7 +51,7 @@ use super::transform::UnitAxis;
 use super::{QmcSampler, RandomSampler, RelativeSample, Sampler, SearchSpace};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
-use crate::math::{average_ranks, log_norm_cdf, norm_pdf, percentile};
+use crate::math::{average_ranks, log_norm_cdf, norm_pdf, percentile, roulette};
 use crate::rng::{combine, fresh_seed, rng_for};
 use crate::study::Study;
 use crate::trial::{FrozenTrial, TrialState};
@@ -729,19 +729,6 @@ impl GpSampler {
         }
         out
     }
-}
-
-/// Roulette-wheel selection: the index whose slice of the cumulative
-/// weights holds `u` (drawn uniformly in [0, Σw)), or `None` when rounding
-/// or non-finite weights leave `u` past the end.
-fn roulette(w: &[f64], mut u: f64) -> Option<usize> {
-    for (i, wi) in w.iter().enumerate() {
-        if u < *wi {
-            return Some(i);
-        }
-        u -= wi;
-    }
-    None
 }
 
 fn numbered_space_key(space: &SearchSpace) -> String {
