@@ -13,9 +13,11 @@
 //!
 //! Linear algebra (Cholesky, inverse, triangular solves) is faer's.
 
-use faer::linalg::solvers::{DenseSolveCore, Solve};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::cholesky::llt;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::linalg::solvers::Solve;
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use serde::{Deserialize, Serialize};
 
 use multiversion::multiversion;
@@ -70,29 +72,6 @@ fn sq_diff(a: f64, b: f64, cat: bool) -> f64 {
         ((a != b) as u8) as f64
     } else {
         (a - b) * (a - b)
-    }
-}
-
-/// out[i] = Σ_t λ_t d_t(p_t, x_it) for every training row, d the squared
-/// difference on numerical dimensions and 0/1 (equal or not) on the
-/// categorical ones (`is_cat`), from the inputs stored dimension by
-/// dimension (`xt`, n values per dimension): the inner loop runs across
-/// rows, branch-free, so it vectorises with no reduction, and each row
-/// still sums over t in order.
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: &[bool], out: &mut [f64]) {
-    out.iter_mut().for_each(|o| *o = 0.0);
-    for (t, ((col, &pt), &lam)) in xt.chunks_exact(n).zip(p).zip(inv_sq_ls).enumerate() {
-        if is_cat[t] {
-            for (o, &x) in out.iter_mut().zip(col) {
-                *o += if x == pt { 0.0 } else { lam };
-            }
-        } else {
-            for (o, &x) in out.iter_mut().zip(col) {
-                let diff = pt - x;
-                *o += lam * diff * diff;
-            }
-        }
     }
 }
 
@@ -161,16 +140,18 @@ pub struct Prediction {
     pub d_std: Vec<f64>,
 }
 
-fn kernel_matrix(x: &[f64], n: usize, d: usize, is_cat: &[bool], inv_sq_ls: &[f64], scale: f64, noise: f64) -> Mat<f64> {
+/// The kernel matrix of the rows of `x` (`xt`: the same, dimension by
+/// dimension), with `noise` on the diagonal: row by row, each row's
+/// distances to the rows before it in one vectorised pass.
+#[allow(clippy::too_many_arguments)]
+fn kernel_matrix(x: &[f64], xt: &[f64], n: usize, d: usize, is_cat: &[bool], inv_sq_ls: &[f64], scale: f64, noise: f64) -> Mat<f64> {
     let mut k = Mat::<f64>::zeros(n, n);
+    let (mut r2, mut row) = (vec![0.0; n], vec![0.0; n]);
     for i in 0..n {
         k[(i, i)] = scale + noise;
-        for j in 0..i {
-            let mut r2 = 0.0;
-            for t in 0..d {
-                r2 += inv_sq_ls[t] * sq_diff(x[i * d + t], x[j * d + t], is_cat[t]);
-            }
-            let v = scale * matern52(r2).0;
+        sq_dists(xt, n, &x[i * d..(i + 1) * d], inv_sq_ls, is_cat, &mut r2[..i]);
+        matern_rows(&r2[..i], scale, &mut row[..i], None);
+        for (j, &v) in row[..i].iter().enumerate() {
             k[(i, j)] = v;
             k[(j, i)] = v;
         }
@@ -178,9 +159,36 @@ fn kernel_matrix(x: &[f64], n: usize, d: usize, is_cat: &[bool], inv_sq_ls: &[f6
     k
 }
 
-/// Squared per-dimension differences of every pair i > j, laid out
-/// pair-major: they do not depend on the hyperparameters, so a fit computes
-/// them once.
+/// out[j] = Σ_t λ_t · d_t(x_jt, p_t) for the first `out.len()` training
+/// rows, d the squared difference on numerical dimensions and 0/1 (equal
+/// or not) on the categorical ones, from the inputs stored dimension by
+/// dimension (`xt`, n values per dimension): the inner loop runs across
+/// rows, branch-free, so it vectorises with no reduction. Each row sums
+/// over t in order, λ times the squared difference, as the fit's pairs do,
+/// so a model's kernel matrix is the one its hyperparameters were fitted on.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: &[bool], out: &mut [f64]) {
+    let m = out.len();
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for (t, ((col, &pt), &lam)) in xt.chunks_exact(n).zip(p).zip(inv_sq_ls).enumerate() {
+        if is_cat[t] {
+            for (o, &x) in out.iter_mut().zip(&col[..m]) {
+                *o += lam * if x == pt { 0.0 } else { 1.0 };
+            }
+        } else {
+            for (o, &x) in out.iter_mut().zip(&col[..m]) {
+                let diff = x - pt;
+                *o += lam * (diff * diff);
+            }
+        }
+    }
+}
+
+/// Squared per-dimension differences of every pair i > j: they do not
+/// depend on the hyperparameters, so a fit computes them once. Pairs are
+/// ordered as the kernel matrix's lower triangle is stored (column j, then
+/// rows i > j), and laid out dimension-major (one row of all pairs per
+/// dimension), so both products with them run along long contiguous rows.
 struct Pairs {
     n: usize,
     d: usize,
@@ -190,9 +198,9 @@ struct Pairs {
 impl Pairs {
     fn new(x: &[f64], n: usize, d: usize, is_cat: &[bool]) -> Pairs {
         let mut diffs = Vec::with_capacity(n * (n - 1) / 2 * d);
-        for i in 0..n {
-            for j in 0..i {
-                for t in 0..d {
+        for t in 0..d {
+            for j in 0..n {
+                for i in j + 1..n {
                     diffs.push(sq_diff(x[i * d + t], x[j * d + t], is_cat[t]));
                 }
             }
@@ -201,9 +209,49 @@ impl Pairs {
     }
 }
 
+/// The buffers of one fit, reused by every evaluation of the log posterior
+/// (a fit makes a few dozen): the allocations and page faults of fresh
+/// matrices were a tenth of an evaluation's time at 128 rows.
+struct Workspace {
+    r2: Mat<f64>,
+    kv: Vec<f64>,
+    dkv: Vec<f64>,
+    /// The kernel matrix, factored in place into its Cholesky factor.
+    l: Mat<f64>,
+    alpha: Mat<f64>,
+    /// K⁻¹, lower triangle.
+    kinv: Mat<f64>,
+    c: Mat<f64>,
+    gd: Mat<f64>,
+    mem: MemBuffer,
+}
+
+impl Workspace {
+    fn new(n: usize, d: usize) -> Workspace {
+        let n_pairs = n * (n - 1) / 2;
+        let req = StackReq::any_of(&[
+            llt::factor::cholesky_in_place_scratch::<f64>(n, Par::Seq, Default::default()),
+            llt::solve::solve_in_place_scratch::<f64>(n, 1, Par::Seq),
+            llt::inverse::inverse_scratch::<f64>(n, Par::Seq),
+        ]);
+        Workspace {
+            r2: Mat::zeros(n_pairs, 1),
+            kv: vec![0.0; n_pairs],
+            dkv: vec![0.0; n_pairs],
+            l: Mat::zeros(n, n),
+            alpha: Mat::zeros(n, 1),
+            kinv: Mat::zeros(n, n),
+            c: Mat::zeros(n_pairs, 1),
+            gd: Mat::zeros(d, 1),
+            mem: MemBuffer::new(req),
+        }
+    }
+}
+
 /// Negative log posterior (−(log marginal likelihood + log prior)) and its
-/// gradient, for hyperparameters `theta` on targets `y`.
-fn neg_log_posterior(theta: &[f64], pairs: &Pairs, y: &[f64], min_noise: f64, grad: &mut [f64]) -> f64 {
+/// gradient, for hyperparameters `theta` on targets `y`. The steps are
+/// faer's `Llt` (factor, solve, inverse) called on `ws`'s buffers.
+fn neg_log_posterior(theta: &[f64], pairs: &Pairs, y: &[f64], min_noise: f64, ws: &mut Workspace, grad: &mut [f64]) -> f64 {
     let (n, d) = (pairs.n, pairs.d);
     let h = Hyper::from_vec(theta);
     let inv_sq_ls: Vec<f64> = h.log_inv_sq_ls.iter().map(|v| v.exp()).collect();
@@ -213,58 +261,66 @@ fn neg_log_posterior(theta: &[f64], pairs: &Pairs, y: &[f64], min_noise: f64, gr
     // scaled squared distances of all pairs are one matrix-vector product
     // (pairs × dimensions times the inverse squared length scales).
     let n_pairs = n * (n - 1) / 2;
-    let diffs = MatRef::from_column_major_slice(&pairs.diffs, d, n_pairs);
-    let mut r2 = Mat::<f64>::zeros(n_pairs, 1);
-    matmul(r2.as_mut(), Accum::Replace, diffs.transpose(), MatRef::from_column_major_slice(&inv_sq_ls, d, 1), 1.0, Par::Seq);
-    let mut kv = Vec::with_capacity(n_pairs);
-    let mut dkv = Vec::with_capacity(n_pairs);
-    let mut k = Mat::<f64>::zeros(n, n);
+    let diffs = MatRef::from_row_major_slice(&pairs.diffs, d, n_pairs);
+    matmul(ws.r2.as_mut(), Accum::Replace, diffs.transpose(), MatRef::from_column_major_slice(&inv_sq_ls, d, 1), 1.0, Par::Seq);
+    // M and dM/dr² of every pair in one vectorised pass (scale 1: the
+    // gradient below needs them unscaled).
+    let (kv, dkv) = (&mut ws.kv, &mut ws.dkv);
+    matern_rows(ws.r2.col_as_slice(0), 1.0, kv, Some(dkv));
+    // K's lower triangle, column by column as the pairs are ordered; the
+    // upper one zero, as faer's `Llt::new` hands the factorisation.
     let mut p = 0;
-    for i in 0..n {
-        k[(i, i)] = scale + noise;
-        for j in 0..i {
-            let (m, dm) = matern52(r2[(p, 0)]);
-            k[(i, j)] = scale * m;
-            k[(j, i)] = scale * m;
-            kv.push(m);
-            dkv.push(dm);
-            p += 1;
+    for j in 0..n {
+        let col = ws.l.col_as_slice_mut(j);
+        col[..j].iter_mut().for_each(|v| *v = 0.0);
+        col[j] = scale + noise;
+        for (v, m) in col[j + 1..].iter_mut().zip(&kv[p..p + n - 1 - j]) {
+            *v = scale * m;
         }
+        p += n - 1 - j;
     }
-    let Ok(llt) = k.llt(Side::Lower) else {
+    let stack = MemStack::new(&mut ws.mem);
+    if llt::factor::cholesky_in_place(ws.l.as_mut(), Default::default(), Par::Seq, stack, Default::default()).is_err() {
         grad.iter_mut().for_each(|g| *g = 0.0);
         return f64::INFINITY;
-    };
-    let ycol = Mat::<f64>::from_fn(n, 1, |i, _| y[i]);
-    let alpha = llt.solve(&ycol);
-    let l = llt.L();
+    }
+    for j in 1..n {
+        ws.l.col_as_slice_mut(j)[..j].iter_mut().for_each(|v| *v = 0.0);
+    }
+    let l = ws.l.as_ref();
+    let alpha = ws.alpha.col_as_slice_mut(0);
+    alpha.copy_from_slice(y);
+    llt::solve::solve_in_place(l, MatMut::from_column_major_slice_mut(alpha, n, 1), Par::Seq, stack);
+    let alpha = ws.alpha.col_as_slice(0);
     let logdet: f64 = (0..n).map(|i| l[(i, i)].ln()).sum();
-    let fit: f64 = (0..n).map(|i| y[i] * alpha[(i, 0)]).sum();
+    let fit: f64 = y.iter().zip(alpha).map(|(a, b)| a * b).sum();
     let lml = -0.5 * fit - logdet - 0.5 * n as f64 * LN_2PI;
     // W = α αᵀ − K⁻¹; dLML/dθ = ½ tr(W ∂K/∂θ) (off-diagonal pairs count twice).
-    let kinv = llt.inverse();
+    llt::inverse::inverse(ws.kinv.as_mut(), l, Par::Seq, stack);
     let mut g_prior = vec![0.0; theta.len()];
     let lp = log_prior(&h, &mut g_prior);
     let mut g = vec![0.0; theta.len()];
     // Per pair, the weight of its scaled squared differences in the length
     // scales' gradient; summed over pairs by one product with the pairs.
-    let mut c = Mat::<f64>::zeros(n_pairs, 1);
+    let c = ws.c.col_as_slice_mut(0);
     let mut p = 0;
-    for i in 0..n {
-        let wii = alpha[(i, 0)] * alpha[(i, 0)] - kinv[(i, i)];
-        g[d] += 0.5 * wii * scale;
-        g[d + 1] += 0.5 * wii * (noise - min_noise);
-        for j in 0..i {
-            let w = alpha[(i, 0)] * alpha[(j, 0)] - kinv[(i, j)];
-            g[d] += w * scale * kv[p];
-            c[(p, 0)] = w * scale * dkv[p];
+    for j in 0..n {
+        let kinv = ws.kinv.col_as_slice(j);
+        let wjj = alpha[j] * alpha[j] - kinv[j];
+        g[d] += 0.5 * wjj * scale;
+        g[d + 1] += 0.5 * wjj * (noise - min_noise);
+        let (mut gs, aj) = (0.0, alpha[j]);
+        for i in j + 1..n {
+            let w = alpha[i] * aj - kinv[i];
+            gs += w * kv[p];
+            c[p] = w * scale * dkv[p];
             p += 1;
         }
+        g[d] += gs * scale;
     }
-    let mut gd = Mat::<f64>::zeros(d, 1);
-    matmul(gd.as_mut(), Accum::Replace, diffs, c.as_ref(), 1.0, Par::Seq);
+    matmul(ws.gd.as_mut(), Accum::Replace, diffs, ws.c.as_ref(), 1.0, Par::Seq);
     for t in 0..d {
-        g[t] += inv_sq_ls[t] * gd[(t, 0)];
+        g[t] += inv_sq_ls[t] * ws.gd[(t, 0)];
     }
     for k in 0..theta.len() {
         grad[k] = -(g[k] + g_prior[k]);
@@ -296,10 +352,11 @@ const MAX_FIT_ITERS: usize = 500;
 pub fn fit(x: &[f64], y: &[f64], d: usize, is_cat: &[bool], start: Option<&Hyper>, min_noise: f64) -> Hyper {
     let (lo, hi) = bounds(d);
     let pairs = Pairs::new(x, y.len(), d, is_cat);
+    let mut ws = Workspace::new(y.len(), d);
     let default = Hyper::default_for(d);
     for s in start.filter(|s| s.log_inv_sq_ls.len() == d).into_iter().chain([&default]) {
         let (theta, f) = lbfgs::minimize(
-            |th, g| neg_log_posterior(th, &pairs, y, min_noise, g),
+            |th, g| neg_log_posterior(th, &pairs, y, min_noise, &mut ws, g),
             &s.to_vec(),
             &lo,
             &hi,
@@ -320,13 +377,13 @@ impl Gp {
         let inv_sq_ls: Vec<f64> = hyper.log_inv_sq_ls.iter().map(|v| v.exp()).collect();
         let scale = hyper.log_scale.exp();
         let noise = hyper.log_noise.exp() + min_noise;
-        let k = kernel_matrix(&x, n, d, &is_cat, &inv_sq_ls, scale, noise);
+        let xt: Vec<f64> = (0..d).flat_map(|t| (0..n).map(move |i| (i, t))).map(|(i, t)| x[i * d + t]).collect();
+        let k = kernel_matrix(&x, &xt, n, d, &is_cat, &inv_sq_ls, scale, noise);
         let llt = k.llt(Side::Lower).ok()?;
         let ycol = Mat::<f64>::from_fn(n, 1, |i, _| y[i]);
         let a = llt.solve(&ycol);
         let alpha = (0..n).map(|i| a[(i, 0)]).collect();
         let l = llt.L().to_owned();
-        let xt = (0..d).flat_map(|t| (0..n).map(move |i| (i, t))).map(|(i, t)| x[i * d + t]).collect();
         Some(Gp { d, is_cat, x, xt, n, inv_sq_ls, scale, llt, l, alpha })
     }
 
@@ -434,15 +491,15 @@ mod tests {
         let theta = vec![0.3, -0.2, 0.1, 0.2, -3.0];
         let mut g = vec![0.0; 5];
         let pairs = Pairs::new(&x, y.len(), d, &is_cat);
-        neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut g);
+        neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut g);
         for k in 0..5 {
             let mut tp = theta.clone();
             let mut tm = theta.clone();
             tp[k] += 1e-5;
             tm[k] -= 1e-5;
             let mut scratch = vec![0.0; 5];
-            let fd = (neg_log_posterior(&tp, &pairs, &y, 1e-6, &mut scratch)
-                - neg_log_posterior(&tm, &pairs, &y, 1e-6, &mut scratch))
+            let fd = (neg_log_posterior(&tp, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut scratch)
+                - neg_log_posterior(&tm, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut scratch))
                 / 2e-5;
             assert!((fd - g[k]).abs() < 1e-4 * (1.0 + fd.abs()), "θ{k}: analytic {} vs numeric {fd}", g[k]);
         }
@@ -462,7 +519,7 @@ mod tests {
         let projected_grad = |h: &Hyper| {
             let th = h.to_vec();
             let mut g = vec![0.0; th.len()];
-            neg_log_posterior(&th, &pairs, &y, 1e-6, &mut g);
+            neg_log_posterior(&th, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut g);
             (0..th.len())
                 .map(|k| if (th[k] <= lo[k] && g[k] > 0.0) || (th[k] >= hi[k] && g[k] < 0.0) { 0.0 } else { g[k].abs() })
                 .fold(0.0, f64::max)
@@ -504,3 +561,4 @@ mod tests {
         }
     }
 }
+

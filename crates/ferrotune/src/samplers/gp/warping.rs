@@ -33,8 +33,9 @@ fn transform(z: f64, lambda: f64) -> f64 {
 }
 
 /// The profile log-likelihood of `lambda` under a normal model of the
-/// transformed values (the Jacobian term included).
-fn log_likelihood(z: &[f64], lambda: f64) -> f64 {
+/// transformed values; `jacobian` is Σ sign(z)·ln(1 + |z|), the part of
+/// the Jacobian term that does not depend on `lambda` (see `jacobian`).
+fn log_likelihood(z: &[f64], jacobian: f64, lambda: f64) -> f64 {
     let n = z.len() as f64;
     let t: Vec<f64> = z.iter().map(|&v| transform(v, lambda)).collect();
     let mean = t.iter().sum::<f64>() / n;
@@ -42,22 +43,36 @@ fn log_likelihood(z: &[f64], lambda: f64) -> f64 {
     if !var.is_finite() || var <= 1e-300 {
         return f64::NEG_INFINITY;
     }
-    let jacobian: f64 = z.iter().map(|&v| v.signum() * v.abs().ln_1p()).sum();
     -0.5 * n * var.ln() + (lambda - 1.0) * jacobian
 }
 
+/// Σ sign(z)·ln(1 + |z|): the Jacobian term's sum, the same for every `lambda`.
+fn jacobian(z: &[f64]) -> f64 {
+    z.iter().map(|&v| v.signum() * v.abs().ln_1p()).sum()
+}
+
 /// The maximum-likelihood exponent: a grid, then golden-section search
-/// around its best point (the likelihood is smooth in `lambda`).
+/// around its best point (the likelihood is smooth in `lambda`). Each
+/// distinct `lambda` is evaluated once: the grid's values are kept for the
+/// comparisons, and the search reuses the interior point it keeps from one
+/// step to the next (its two points are recomputed from the bracket each
+/// step, so a kept point is looked up by its exact value).
 fn fit_lambda(z: &[f64]) -> f64 {
     let (lo, hi) = LAMBDA_RANGE;
+    let jac = jacobian(z);
     let steps = 60;
     let at = |i: usize| lo + (hi - lo) * i as f64 / steps as f64;
-    let best = (0..=steps).max_by(|&a, &b| log_likelihood(z, at(a)).total_cmp(&log_likelihood(z, at(b)))).unwrap_or(0);
+    let grid: Vec<f64> = (0..=steps).map(|i| log_likelihood(z, jac, at(i))).collect();
+    let best = (0..=steps).max_by(|&a, &b| grid[a].total_cmp(&grid[b])).unwrap_or(0);
     let (mut a, mut b) = (at(best.saturating_sub(1)), at((best + 1).min(steps)));
     let r = (5f64.sqrt() - 1.0) / 2.0;
+    let mut known: [(f64, f64); 2] = [(f64::NAN, 0.0); 2];
     for _ in 0..40 {
         let (c, d) = (b - r * (b - a), a + r * (b - a));
-        if log_likelihood(z, c) >= log_likelihood(z, d) {
+        let eval = |l: f64| known.iter().find(|k| k.0.to_bits() == l.to_bits()).map_or_else(|| log_likelihood(z, jac, l), |k| k.1);
+        let (fc, fd) = (eval(c), eval(d));
+        known = [(c, fc), (d, fd)];
+        if fc >= fd {
             b = d;
         } else {
             a = c;
