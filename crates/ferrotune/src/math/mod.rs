@@ -5,7 +5,7 @@
 //! samplers share: percentiles and average ranks.
 
 mod fast;
-pub use fast::{exp_nonpos, exp_nonpos_coarse, logsumexp_fast, PhiTable};
+pub use fast::{exp_nonpos, exp_nonpos_coarse, logsumexp_fast, PhiTable, NEGLIGIBLE};
 
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 

@@ -30,6 +30,10 @@ struct MemStudy {
     /// Boxed so the scan of `trials_since` strides 16 bytes, not a whole trial.
     trials: Vec<(Box<FrozenTrial>, u64)>,
     seq: u64,
+    /// No trial before this index waits: trials are only ever created
+    /// waiting, never made so later, so the search for one to claim starts
+    /// here rather than at the study's first trial on every ask.
+    waiting_from: usize,
 }
 
 impl InMemoryStorage {
@@ -120,7 +124,7 @@ impl Storage for InMemoryStorage {
             system_attrs: BTreeMap::new(),
             created_at: now_unix(),
         };
-        g.studies.insert(record.id, MemStudy { record: record.clone(), trials: vec![], seq: 0 });
+        g.studies.insert(record.id, MemStudy { record: record.clone(), trials: vec![], seq: 0, waiting_from: 0 });
         Ok(record)
     }
 
@@ -203,9 +207,12 @@ impl Storage for InMemoryStorage {
     fn claim_waiting_trial(&self, study: StudyId, owner: Option<&Owner>) -> Result<Option<FrozenTrial>> {
         let mut g = self.lock();
         let s = g.study_mut(study)?;
-        let Some(idx) = s.trials.iter().position(|(t, _)| t.state == TrialState::Waiting) else {
+        let from = s.waiting_from.min(s.trials.len());
+        let Some(idx) = s.trials[from..].iter().position(|(t, _)| t.state == TrialState::Waiting).map(|i| from + i) else {
+            s.waiting_from = s.trials.len();
             return Ok(None);
         };
+        s.waiting_from = idx + 1;
         s.seq += 1;
         let seq = s.seq;
         let (t, tseq) = &mut s.trials[idx];

@@ -26,11 +26,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use super::super::transform::UnitAxis;
 use super::parzen::{categorical_kernel, min_sigma, neighbour_gap, DimKind, ParzenOptions};
 use super::weights::weights_by_number;
-use crate::math::{logsumexp_fast, PhiTable, LN_SQRT_2PI};
-
-/// A mixture term this far (in ln) below the largest changes the sum by
-/// less than e^-40 ≈ 4e-18 of it: left out where that saves work.
-const NEGLIGIBLE: f64 = 40.0;
+use crate::math::{logsumexp_fast, PhiTable, LN_SQRT_2PI, NEGLIGIBLE};
 
 /// The joint estimator over `kinds`. Rows are trial numbers; slots are the
 /// order members arrived in (a member never leaves, it only toggles
@@ -379,13 +375,17 @@ impl JointAbove {
                     .collect()
             })
             .collect();
+        // Candidates × members, column-major (a member's column holds every
+        // candidate): the product's large operand is then the members'
+        // coefficients as they are stored, which the matrix product reads
+        // without repacking them on every ask.
         let mut dots = vec![0.0; n_c * n_slots];
         if n_num > 0 && n_slots > 0 {
             matmul(
-                MatMut::from_column_major_slice_mut(&mut dots, n_slots, n_c),
+                MatMut::from_column_major_slice_mut(&mut dots, n_c, n_slots),
                 Accum::Replace,
-                MatRef::from_column_major_slice(&self.coef, 2 * n_num, n_slots).transpose(),
-                MatRef::from_column_major_slice(&feats, 2 * n_num, n_c),
+                MatRef::from_column_major_slice(&feats, 2 * n_num, n_c).transpose(),
+                MatRef::from_column_major_slice(&self.coef, 2 * n_num, n_slots),
                 1.0,
                 Par::Seq,
             );
@@ -401,9 +401,8 @@ impl JointAbove {
         let mut terms = vec![0.0; n_slots + 1];
         (0..n_c)
             .map(|c| {
-                let row = &dots[c * n_slots..(c + 1) * n_slots];
-                for s in 0..n_slots {
-                    terms[s] = log_c[s] + row[s];
+                for (s, t) in terms[..n_slots].iter_mut().enumerate() {
+                    *t = log_c[s] + dots[s * n_c + c];
                 }
                 for (j, (&v, &(on, off))) in cand_cat[c].iter().zip(&cat_terms).enumerate() {
                     for s in 0..n_slots {
