@@ -97,6 +97,13 @@ fn waiting_trials_are_claimed_in_order_and_once() {
         assert!(a.system_attrs.contains_key("fixed_params"));
         s.claim_waiting_trial(st.id, None).unwrap().unwrap();
         assert!(s.claim_waiting_trial(st.id, None).unwrap().is_none());
+        // A trial enqueued after the queue ran dry, behind running ones, is
+        // still found (the in-memory store resumes its search where the
+        // last one ended).
+        s.create_trial(st.id, NewTrial::default()).unwrap();
+        s.create_trial(st.id, NewTrial { state: Some(TrialState::Waiting), ..Default::default() }).unwrap();
+        assert_eq!(s.claim_waiting_trial(st.id, None).unwrap().map(|t| t.number), Some(4));
+        assert!(s.claim_waiting_trial(st.id, None).unwrap().is_none());
     }
 }
 
