@@ -491,18 +491,25 @@ mod tests {
         let theta = vec![0.3, -0.2, 0.1, 0.2, -3.0];
         let mut g = vec![0.0; 5];
         let pairs = Pairs::new(&x, y.len(), d, &is_cat);
-        neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut g);
+        // One workspace for every evaluation, as a fit uses it: nothing an
+        // evaluation leaves in its buffers may change the next one.
+        let mut ws = Workspace::new(y.len(), d);
+        let f0 = neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut ws, &mut g);
         for k in 0..5 {
             let mut tp = theta.clone();
             let mut tm = theta.clone();
             tp[k] += 1e-5;
             tm[k] -= 1e-5;
             let mut scratch = vec![0.0; 5];
-            let fd = (neg_log_posterior(&tp, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut scratch)
-                - neg_log_posterior(&tm, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut scratch))
+            let fd = (neg_log_posterior(&tp, &pairs, &y, 1e-6, &mut ws, &mut scratch)
+                - neg_log_posterior(&tm, &pairs, &y, 1e-6, &mut ws, &mut scratch))
                 / 2e-5;
             assert!((fd - g[k]).abs() < 1e-4 * (1.0 + fd.abs()), "θ{k}: analytic {} vs numeric {fd}", g[k]);
         }
+        let mut g_again = vec![0.0; 5];
+        let f_fresh = neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut Workspace::new(y.len(), d), &mut g_again);
+        assert_eq!((f0.to_bits(), g), (f_fresh.to_bits(), g_again.clone()));
+        assert_eq!(neg_log_posterior(&theta, &pairs, &y, 1e-6, &mut ws, &mut [0.0; 5]).to_bits(), f0.to_bits());
     }
 
     /// The fit stops where Optuna's does (projected gradient below 1e-2),
