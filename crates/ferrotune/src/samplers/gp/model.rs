@@ -164,8 +164,9 @@ fn kernel_matrix(x: &[f64], xt: &[f64], n: usize, d: usize, is_cat: &[bool], inv
 /// or not) on the categorical ones, from the inputs stored dimension by
 /// dimension (`xt`, n values per dimension): the inner loop runs across
 /// rows, branch-free, so it vectorises with no reduction. Each row sums
-/// over t in order, λ times the squared difference, as the fit's pairs do,
-/// so a model's kernel matrix is the one its hyperparameters were fitted on.
+/// λ times the squared difference over t in order: the fit's terms, though
+/// the fit adds them by a matrix product, so the two agree to rounding
+/// (the last bits of about a quarter of the pairs differ), not exactly.
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn sq_dists(xt: &[f64], n: usize, p: &[f64], inv_sq_ls: &[f64], is_cat: &[bool], out: &mut [f64]) {
     let m = out.len();
