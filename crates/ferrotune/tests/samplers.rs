@@ -4,7 +4,7 @@
 
 use ferrotune::samplers::{AcquisitionChoice, CmaEsOptions, CmaEsSampler, GpOptions, GpSampler, Nsga2Options, Nsga2Sampler, QmcSampler, RandomSampler, Sampler, TpeOptions, TpeSampler};
 use ferrotune::storage::SqliteStorage;
-use ferrotune::{Direction, ObjectiveError, Optimize, ParamValue, Study, TellOutcome, Trial, TrialState};
+use ferrotune::{Direction, FrozenTrial, ObjectiveError, Optimize, ParamValue, Study, TellOutcome, Trial, TrialState};
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -330,6 +330,32 @@ fn gp_reaches_the_exact_optimum_of_a_discrete_space() {
         exact += (st.best_value().unwrap().unwrap() < 1e-9) as u32;
     }
     assert!(exact >= 2, "exact optimum in {exact}/3 runs");
+}
+
+/// GP-BO proposes a configuration it has already evaluated only when every
+/// configuration it would rather try has been: a discrete space's incumbent
+/// keeps a positive expected improvement under a fitted noise level, and
+/// the search used to settle there and ask for it trial after trial. Here
+/// every parameter is an integer, so such a repeat is exact.
+#[test]
+fn gp_does_not_repeat_an_evaluated_configuration() {
+    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let depth = t.suggest_int("depth", 1, 16).sample()?;
+        let leaf = t.suggest_int("min_leaf", 1, 64).log().sample()?;
+        Ok(0.3 + 0.01 * ((depth - 8) as f64).powi(2) + 0.05 * ((leaf as f64).log2() - 3.0).powi(2))
+    };
+    for seed in 0..2 {
+        let opts = GpOptions { n_candidates: 256, n_refine: 4, ..Default::default() };
+        let st = Study::builder("dup").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
+        st.optimize(f, Optimize::trials(40)).unwrap();
+        let trials = st.trials().unwrap();
+        let key = |t: &FrozenTrial| (t.params["depth"].internal.to_bits(), t.params["min_leaf"].internal.to_bits());
+        let mut seen = std::collections::HashSet::new();
+        for t in trials.iter() {
+            assert!(seen.insert(key(t)) || t.number < 10, "seed {seed}, trial {}: {:?} again", t.number, t.params);
+        }
+        assert!(st.best_value().unwrap().unwrap() < 0.3 + 1e-9, "seed {seed}: the optimum was not reached");
+    }
 }
 
 /// In a conditional space GP-BO models the parameters only some trials

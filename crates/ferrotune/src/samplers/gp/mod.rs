@@ -26,6 +26,8 @@
 //!    observed point, each alternating L-BFGS on the continuous coordinates
 //!    (scaled by the length scales) with a search of every integer, stepped
 //!    and categorical coordinate on its grid, until a round changes nothing;
+//!    the best configuration not yet evaluated wins (a repeat teaches
+//!    nothing, and in a discrete space EI can settle on the incumbent);
 //! 5. with constraints, multiply by the probability that each constraint
 //!    holds under its own GP (Gardner et al., ICML 2014).
 //!
@@ -43,6 +45,7 @@ pub use acquisition::Acquisition;
 use indexmap::IndexMap;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use self::model::{Gp, Hyper};
@@ -201,6 +204,14 @@ impl Encoding {
         }
         Some((x, active))
     }
+    /// The configuration an encoded point decodes to, as the objective
+    /// would see it (a parameter's internal value, `None` where absent), so
+    /// two points compare equal exactly when they ask for the same trial.
+    fn key(&self, x: &[f64], active: &[bool]) -> Vec<Option<u64>> {
+        (0..x.len())
+            .map(|t| active[t].then(|| self.axes[t].as_ref().map_or_else(|| self.dists[t].clamp_internal(x[t]), |a| a.decode(x[t])).to_bits()))
+            .collect()
+    }
     /// The position of coordinate `t`'s value `u` among its discrete values
     /// (a choice's index, a grid position); `None` on a continuous axis.
     fn position(&self, t: usize, u: f64) -> Option<usize> {
@@ -314,6 +325,8 @@ struct Models {
     /// local search).
     incumbent: Option<(Vec<f64>, usize)>,
     n_obs: usize,
+    /// The configurations already evaluated (`Encoding::key`).
+    evaluated: HashSet<Vec<Option<u64>>>,
     /// Per constraint: its GP and the standardised feasibility threshold.
     constraints: Vec<(Gp, f64)>,
 }
@@ -414,14 +427,33 @@ impl GpSampler {
         }
         let mut points: Vec<(Vec<f64>, usize)> = starts.iter().map(|&i| (cands.points[i].clone(), cands.pattern[i])).collect();
         points.extend(m.incumbent.clone());
-        let mut best: Option<(Vec<f64>, usize, f64)> = None;
-        for (p, q) in points {
-            let (x, v) = self.local_search(m, enc, &pats[q], acq, p);
-            if v.is_finite() && best.as_ref().is_none_or(|b| v > b.2) {
-                best = Some((x, q, v));
-            }
+        let mut found: Vec<(Vec<f64>, usize, f64)> = points
+            .into_iter()
+            .map(|(p, q)| {
+                let (x, v) = self.local_search(m, enc, &pats[q], acq, p);
+                (x, q, v)
+            })
+            .filter(|r| r.2.is_finite())
+            .collect();
+        // Best first; a stable sort keeps the earliest of equal values.
+        found.sort_by(|a, b| b.2.total_cmp(&a.2));
+        // A configuration already evaluated teaches nothing new about a
+        // deterministic objective, yet with a fitted noise level EI stays
+        // positive at the incumbent, and in a discrete space (a conditional
+        // branch of integers, say) the search can settle there and propose
+        // it trial after trial. So propose the best new configuration: of
+        // the local optima, else of the screened candidates; a duplicate
+        // only when every one of those has been evaluated.
+        let new = |x: &[f64], q: usize| !m.evaluated.contains(&enc.key(x, &pats[q].active));
+        if let Some(r) = found.iter().find(|r| new(&r.0, r.1)) {
+            return (r.0.clone(), r.1);
         }
-        best.map(|b| (b.0, b.1)).unwrap_or_else(|| (cands.points[top].clone(), cands.pattern[top]))
+        let mut order: Vec<usize> = (0..vals.len()).filter(|&i| vals[i].is_finite()).collect();
+        order.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]));
+        if let Some(i) = order.into_iter().find(|&i| new(&cands.points[i], cands.pattern[i])) {
+            return (cands.points[i].clone(), cands.pattern[i]);
+        }
+        found.into_iter().next().map(|b| (b.0, b.1)).unwrap_or_else(|| (cands.points[top].clone(), cands.pattern[top]))
     }
 
     /// Local search from `x0` over a mixed space (Optuna's
@@ -814,7 +846,8 @@ impl Sampler for GpSampler {
         let best = best_feasible.map_or_else(|| y[..n_complete].iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
         let incumbent = best_feasible.map(|i| (x[i].clone(), pattern_of[i]));
         let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
-        let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len() };
+        let evaluated = x.iter().zip(&active).map(|(p, a)| enc.key(p, a)).collect();
+        let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len(), evaluated };
 
         let mut order: Vec<usize> = (0..n_complete).collect();
         order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
