@@ -358,6 +358,39 @@ fn gp_does_not_repeat_an_evaluated_configuration() {
     }
 }
 
+/// Parallel workers: a configuration another worker is running is not
+/// proposed again either (on the same integer space, batches of four trials
+/// asked together, each suggested before the next is asked).
+#[test]
+fn gp_does_not_propose_what_another_worker_is_running() {
+    let suggest = |t: &mut Trial| -> Result<f64, ObjectiveError> {
+        let depth = t.suggest_int("depth", 1, 16).sample()?;
+        let leaf = t.suggest_int("min_leaf", 1, 64).log().sample()?;
+        Ok(0.3 + 0.01 * ((depth - 8) as f64).powi(2) + 0.05 * ((leaf as f64).log2() - 3.0).powi(2))
+    };
+    for seed in 0..2 {
+        let opts = GpOptions { n_candidates: 256, n_refine: 4, ..Default::default() };
+        let st = Study::builder("par").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
+        for _ in 0..8 {
+            let mut batch = vec![];
+            for _ in 0..4 {
+                let mut t = st.ask().unwrap();
+                let v = suggest(&mut t).unwrap();
+                batch.push((t, v));
+            }
+            for (t, v) in batch {
+                st.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+            }
+        }
+        let trials = st.trials().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for t in trials.iter() {
+            let key = (t.params["depth"].internal.to_bits(), t.params["min_leaf"].internal.to_bits());
+            assert!(seen.insert(key) || t.number < 10, "seed {seed}, trial {}: {:?} again", t.number, t.params);
+        }
+    }
+}
+
 /// In a conditional space GP-BO models the parameters only some trials
 /// have: here `y` exists only when `opt` is "adam", where the optimum is.
 /// Modelling only the parameters every trial has (`opt` alone), as it once

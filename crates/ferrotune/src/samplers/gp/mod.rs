@@ -325,7 +325,7 @@ struct Models {
     /// local search).
     incumbent: Option<(Vec<f64>, usize)>,
     n_obs: usize,
-    /// The configurations already evaluated (`Encoding::key`).
+    /// The configurations already evaluated or running (`Encoding::key`).
     evaluated: HashSet<Vec<Option<u64>>>,
     /// Per constraint: its GP and the standardised feasibility threshold.
     constraints: Vec<(Gp, f64)>,
@@ -441,9 +441,10 @@ impl GpSampler {
         // deterministic objective, yet with a fitted noise level EI stays
         // positive at the incumbent, and in a discrete space (a conditional
         // branch of integers, say) the search can settle there and propose
-        // it trial after trial. So propose the best new configuration: of
-        // the local optima, else of the screened candidates; a duplicate
-        // only when every one of those has been evaluated.
+        // it trial after trial (or parallel workers ask for it at once). So
+        // propose the best new configuration, one neither evaluated nor
+        // running: of the local optima, else of the screened candidates; a
+        // duplicate only when every one of those is taken.
         let new = |x: &[f64], q: usize| !m.evaluated.contains(&enc.key(x, &pats[q].active));
         if let Some(r) = found.iter().find(|r| new(&r.0, r.1)) {
             return (r.0.clone(), r.1);
@@ -846,7 +847,16 @@ impl Sampler for GpSampler {
         let best = best_feasible.map_or_else(|| y[..n_complete].iter().copied().fold(f64::INFINITY, f64::min), |i| y[i]);
         let incumbent = best_feasible.map(|i| (x[i].clone(), pattern_of[i]));
         let length_scales = hyper.log_inv_sq_ls.iter().map(|l| (-0.5 * l).exp()).collect();
-        let evaluated = x.iter().zip(&active).map(|(p, a)| enc.key(p, a)).collect();
+        // Evaluated, or being evaluated by another worker (a running trial's
+        // parameters as far as it has suggested them).
+        let mut evaluated: HashSet<Vec<Option<u64>>> = x.iter().zip(&active).map(|(p, a)| enc.key(p, a)).collect();
+        evaluated.extend(
+            trials
+                .iter()
+                .filter(|t| t.state == TrialState::Running && t.number != trial.number)
+                .filter_map(|t| enc.encode(t))
+                .map(|(p, a)| enc.key(&p, &a)),
+        );
         let models = Models { objective, best, length_scales, incumbent, constraints, n_obs: y.len(), evaluated };
 
         let mut order: Vec<usize> = (0..n_complete).collect();
