@@ -4,7 +4,7 @@
 
 use ferrotune::samplers::{AcquisitionChoice, CmaEsOptions, CmaEsSampler, GpOptions, GpSampler, Nsga2Options, Nsga2Sampler, QmcSampler, RandomSampler, Sampler, TpeOptions, TpeSampler};
 use ferrotune::storage::SqliteStorage;
-use ferrotune::{Direction, FrozenTrial, ObjectiveError, Optimize, ParamValue, Study, TellOutcome, Trial, TrialState};
+use ferrotune::{Direction, ObjectiveError, Optimize, ParamValue, Study, TellOutcome, Trial, TrialState};
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -332,62 +332,62 @@ fn gp_reaches_the_exact_optimum_of_a_discrete_space() {
     assert!(exact >= 2, "exact optimum in {exact}/3 runs");
 }
 
+/// The benchmark's conditional space's "tree" branch: two integers, so a
+/// repeated configuration is exact.
+fn tree_branch(t: &mut Trial) -> Result<f64, ObjectiveError> {
+    let depth = t.suggest_int("depth", 1, 16).sample()?;
+    let leaf = t.suggest_int("min_leaf", 1, 64).log().sample()?;
+    Ok(0.3 + 0.01 * ((depth - 8) as f64).powi(2) + 0.05 * ((leaf as f64).log2() - 3.0).powi(2))
+}
+
+/// A GP study on `tree_branch`, run by `drive`; fails if a trial after the
+/// initial design repeats an earlier configuration.
+fn assert_no_repeats(seed: u64, drive: impl Fn(&Study)) -> Study {
+    let opts = GpOptions { n_candidates: 256, n_refine: 4, ..Default::default() };
+    let st = Study::builder("dup").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
+    drive(&st);
+    let mut seen = std::collections::HashSet::new();
+    for t in st.trials().unwrap().iter() {
+        let key = (t.params["depth"].internal.to_bits(), t.params["min_leaf"].internal.to_bits());
+        assert!(seen.insert(key) || t.number < 10, "seed {seed}, trial {}: {:?} again", t.number, t.params);
+    }
+    st
+}
+
 /// GP-BO proposes a configuration it has already evaluated only when every
 /// configuration it would rather try has been: a discrete space's incumbent
 /// keeps a positive expected improvement under a fitted noise level, and
-/// the search used to settle there and ask for it trial after trial. Here
-/// every parameter is an integer, so such a repeat is exact.
+/// the search used to settle there and ask for it trial after trial.
 #[test]
 fn gp_does_not_repeat_an_evaluated_configuration() {
-    let f = |t: &mut Trial| -> Result<f64, ObjectiveError> {
-        let depth = t.suggest_int("depth", 1, 16).sample()?;
-        let leaf = t.suggest_int("min_leaf", 1, 64).log().sample()?;
-        Ok(0.3 + 0.01 * ((depth - 8) as f64).powi(2) + 0.05 * ((leaf as f64).log2() - 3.0).powi(2))
-    };
     for seed in 0..2 {
-        let opts = GpOptions { n_candidates: 256, n_refine: 4, ..Default::default() };
-        let st = Study::builder("dup").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
-        st.optimize(f, Optimize::trials(40)).unwrap();
-        let trials = st.trials().unwrap();
-        let key = |t: &FrozenTrial| (t.params["depth"].internal.to_bits(), t.params["min_leaf"].internal.to_bits());
-        let mut seen = std::collections::HashSet::new();
-        for t in trials.iter() {
-            assert!(seen.insert(key(t)) || t.number < 10, "seed {seed}, trial {}: {:?} again", t.number, t.params);
-        }
+        let st = assert_no_repeats(seed, |st| {
+            st.optimize(tree_branch, Optimize::trials(40)).unwrap();
+        });
         assert!(st.best_value().unwrap().unwrap() < 0.3 + 1e-9, "seed {seed}: the optimum was not reached");
     }
 }
 
 /// Parallel workers: a configuration another worker is running is not
-/// proposed again either (on the same integer space, batches of four trials
-/// asked together, each suggested before the next is asked).
+/// proposed again either (batches of four trials asked together, each
+/// suggested before the next is asked).
 #[test]
 fn gp_does_not_propose_what_another_worker_is_running() {
-    let suggest = |t: &mut Trial| -> Result<f64, ObjectiveError> {
-        let depth = t.suggest_int("depth", 1, 16).sample()?;
-        let leaf = t.suggest_int("min_leaf", 1, 64).log().sample()?;
-        Ok(0.3 + 0.01 * ((depth - 8) as f64).powi(2) + 0.05 * ((leaf as f64).log2() - 3.0).powi(2))
-    };
     for seed in 0..2 {
-        let opts = GpOptions { n_candidates: 256, n_refine: 4, ..Default::default() };
-        let st = Study::builder("par").sampler(GpSampler::new(Some(seed), opts)).create().unwrap();
-        for _ in 0..8 {
-            let mut batch = vec![];
-            for _ in 0..4 {
-                let mut t = st.ask().unwrap();
-                let v = suggest(&mut t).unwrap();
-                batch.push((t, v));
+        assert_no_repeats(seed, |st| {
+            for _ in 0..8 {
+                let batch: Vec<(Trial, f64)> = (0..4)
+                    .map(|_| {
+                        let mut t = st.ask().unwrap();
+                        let v = tree_branch(&mut t).unwrap();
+                        (t, v)
+                    })
+                    .collect();
+                for (t, v) in batch {
+                    st.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
+                }
             }
-            for (t, v) in batch {
-                st.tell(t.number(), TellOutcome::Values(vec![v])).unwrap();
-            }
-        }
-        let trials = st.trials().unwrap();
-        let mut seen = std::collections::HashSet::new();
-        for t in trials.iter() {
-            let key = (t.params["depth"].internal.to_bits(), t.params["min_leaf"].internal.to_bits());
-            assert!(seen.insert(key) || t.number < 10, "seed {seed}, trial {}: {:?} again", t.number, t.params);
-        }
+        });
     }
 }
 
