@@ -41,16 +41,17 @@ class BaseSampler:
 
 class AutoSampler(BaseSampler):
     """ferrotune's default: GP-BO up to ``gp_max_trials`` complete trials
-    (conditional spaces included), TPE for long studies and several
-    objectives; chosen per trial from the study and stored as the trial's
+    (``gp_max_trials_conditional`` in a conditional space, whose parameters
+    differ between trials), TPE for longer studies and several objectives;
+    chosen per trial from the study and stored as the trial's
     ``auto_sampler`` system attribute. (Optuna has no such sampler; its
     default is TPE.)"""
 
     _kind = "auto"
 
-    def __init__(self, *, seed: Optional[int] = None, gp_max_trials: int = 250,
+    def __init__(self, *, seed: Optional[int] = None, gp_max_trials: int = 1000, gp_max_trials_conditional: int = 250,
                  constraints_func: Optional[Callable[[Any], Sequence[float]]] = None) -> None:
-        super().__init__(seed, gp_max_trials=int(gp_max_trials))
+        super().__init__(seed, gp_max_trials=int(gp_max_trials), gp_max_trials_conditional=int(gp_max_trials_conditional))
         self._constraints_func = constraints_func
 
 
