@@ -204,13 +204,16 @@ impl Encoding {
         }
         Some((x, active))
     }
+    /// The internal value coordinate `t`'s encoded `u` stands for: what a
+    /// proposal gives the objective.
+    fn decode(&self, t: usize, u: f64) -> f64 {
+        self.axes[t].as_ref().map_or_else(|| self.dists[t].clamp_internal(u), |a| a.decode(u))
+    }
     /// The configuration an encoded point decodes to, as the objective
-    /// would see it (a parameter's internal value, `None` where absent), so
-    /// two points compare equal exactly when they ask for the same trial.
+    /// would see it (`None` where absent), so two points compare equal
+    /// exactly when they ask for the same trial.
     fn key(&self, x: &[f64], active: &[bool]) -> Vec<Option<u64>> {
-        (0..x.len())
-            .map(|t| active[t].then(|| self.axes[t].as_ref().map_or_else(|| self.dists[t].clamp_internal(x[t]), |a| a.decode(x[t])).to_bits()))
-            .collect()
+        (0..x.len()).map(|t| active[t].then(|| self.decode(t, x[t]).to_bits())).collect()
     }
     /// The position of coordinate `t`'s value `u` among its discrete values
     /// (a choice's index, a grid position); `None` on a continuous axis.
@@ -867,15 +870,9 @@ impl Sampler for GpSampler {
         let ((point, q), hedge) = self.propose(&models, &enc, &patterns, &cands, last_tag.as_ref(), trial.number);
 
         // Only the chosen pattern's parameters: the others are absent there.
-        let values: IndexMap<String, f64> = enc
-            .names
-            .iter()
-            .zip(&enc.axes)
-            .zip(&enc.dists)
-            .zip(&point)
-            .zip(&patterns[q].active)
-            .filter(|(_, on)| **on)
-            .map(|((((k, a), dist), &u), _)| (k.clone(), a.as_ref().map_or_else(|| dist.clamp_internal(u), |a| a.decode(u))))
+        let values: IndexMap<String, f64> = (0..d)
+            .filter(|&t| patterns[q].active[t])
+            .map(|t| (enc.names[t].clone(), enc.decode(t, point[t])))
             .collect();
         let tag = Tag { space: key, x: point, hyper, hedge };
         Ok(RelativeSample { values, system_attrs: vec![(ATTR.into(), serde_json::to_value(tag).expect("tag"))] })
